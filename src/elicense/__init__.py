@@ -1,0 +1,3 @@
+"""eLicense: electronic certificates and licenses."""
+
+__version__ = "0.1.0"
