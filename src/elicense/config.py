@@ -1,17 +1,14 @@
 """Settings from ``ELICENSE_*`` environment variables, validated once at start.
 
-=============================  ===============================================  ==========================
-variable                       meaning                                          default
-=============================  ===============================================  ==========================
-``ELICENSE_DATA_DIR``          where the embedded database, keys and wallet     ``./var``
-                               files live
-``ELICENSE_DATABASE_URL``      SQLAlchemy URL (``sqlite:///…`` or               SQLite in the data dir
-                               ``postgresql+psycopg://…``)
-``ELICENSE_PUBLIC_BASE_URL``   the URL citizens and verifiers reach us at       ``http://127.0.0.1:8000``
-                               (issuer identifier, status list URIs)
-``ELICENSE_LOG_LEVEL``         ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``    ``INFO``
-``ELICENSE_REDIS_URL``         optional Redis for short-lived protocol state    (unset: the database)
-=============================  ===============================================  ==========================
+- ``ELICENSE_DATA_DIR``: where the embedded database, keys and wallet files live
+  (default ``./var``).
+- ``ELICENSE_DATABASE_URL``: SQLAlchemy URL, ``sqlite:///…`` or
+  ``postgresql+psycopg://…`` (default: SQLite file in the data directory).
+- ``ELICENSE_PUBLIC_BASE_URL``: the URL citizens and verifiers reach us at; it is the
+  issuer identifier and the base of status list URIs (default ``http://127.0.0.1:8000``).
+- ``ELICENSE_LOG_LEVEL``: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (default ``INFO``).
+- ``ELICENSE_REDIS_URL``: optional Redis for short-lived protocol state (default: the
+  database).
 
 A bad value stops the process with one clear line naming the variable
 (:class:`~elicense.errors.ConfigError`), never a stack trace.

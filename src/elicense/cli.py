@@ -1,0 +1,105 @@
+"""The ``elicense`` command.
+
+Sub-commands are defined next to the part they drive (``registry/cli.py``,
+``crypto/cli.py``, ...) and mounted here. Every command turns an
+:class:`~elicense.errors.ELicenseError` into one clear line and exit code 1 (2 for bad
+configuration); none prints a stack trace for bad input or an unreachable database.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from elicense.errors import ConfigError, ELicenseError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="elicense",
+    help="eLicense: issue electronic certificates and licenses; verify them anywhere.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def clear_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print a domain error as one line on stderr and exit non-zero."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            typer.echo(f"configuration error: {exc.message}", err=True)
+            raise typer.Exit(2) from None
+        except ELicenseError as exc:
+            typer.echo(f"error [{exc.instance_code}]: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.command()
+@clear_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[bool, typer.Option(help="Seed a demo province first.")] = False,
+) -> None:
+    """Run the HTTP service (migrates the database first)."""
+    import uvicorn
+
+    from elicense import logs
+    from elicense.runtime import open_runtime
+
+    runtime = open_runtime()
+    logs.configure(runtime.settings.log_level)
+    if demo:
+        _seed_demo_and_print(runtime)
+    runtime.db.dispose()
+    typer.echo(f"eLicense listening on http://{host}:{port} (API docs: /docs)")
+    uvicorn.run(
+        "elicense.web.asgi:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
+
+
+def _seed_demo_and_print(runtime: object) -> None:
+    from elicense.registry.demo import print_demo_seed, seed_demo
+    from elicense.runtime import Runtime
+
+    assert isinstance(runtime, Runtime)
+    with runtime.db.transaction() as session:
+        seed = seed_demo(session, runtime.sealer)
+    print_demo_seed(seed)
+
+
+@db_app.command("upgrade")
+@clear_errors
+def db_upgrade() -> None:
+    """Apply every pending schema migration (safe to run repeatedly)."""
+    from elicense.runtime import open_runtime
+
+    runtime = open_runtime()
+    typer.echo(f"database at {runtime.db.safe_url} is up to date")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
