@@ -57,6 +57,10 @@ def _to_face(row: np.ndarray, scale: float) -> FaceBox:
     )
 
 
+def _prominence(face: FaceBox) -> float:
+    return face.width * face.height * face.score
+
+
 def run_yunet(image: Image) -> np.ndarray | None:
     """The bare YuNet call on ``image`` (used by the engine and the benchmark)."""
     detector = weights.YUNET.get()
@@ -67,7 +71,7 @@ def run_yunet(image: Image) -> np.ndarray | None:
 
 
 def detect_faces(image: Image) -> tuple[FaceBox, ...]:
-    """All faces YuNet finds in ``image``, largest first."""
+    """All faces YuNet finds in ``image``, most prominent (area x score) first."""
     scale = _scale_for(image)
     work = image
     if scale < 1.0:
@@ -77,4 +81,4 @@ def detect_faces(image: Image) -> tuple[FaceBox, ...]:
     if rows is None:
         return ()
     faces = [_to_face(row, scale) for row in rows]
-    return tuple(sorted(faces, key=lambda face: face.size, reverse=True))
+    return tuple(sorted(faces, key=_prominence, reverse=True))

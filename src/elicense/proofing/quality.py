@@ -28,8 +28,11 @@ class QualityPolicy:
     max_brightness: float
     max_yaw_deg: float
     max_roll_deg: float
-    #: A second face counts when its box is at least this fraction of the main one's.
+    #: A second face counts when its box is at least this fraction of the main one's
+    #: and the detector is at least this sure of it (YuNet's weak false positives on
+    #: backgrounds score 0.6-0.7; real faces above 0.8).
     other_face_ratio: float = 0.5
+    other_face_score: float = 0.75
 
 
 #: ID-card / registry photo used to make the reference template.
@@ -81,7 +84,11 @@ def single_face(faces: tuple[FaceBox, ...], policy: QualityPolicy) -> FaceBox:
     if not faces:
         raise FaceQualityError("No face was found in the picture.", code="no_face")
     main = faces[0]
-    others = [f for f in faces[1:] if f.size >= policy.other_face_ratio * main.size]
+    others = [
+        f
+        for f in faces[1:]
+        if f.size >= policy.other_face_ratio * main.size and f.score >= policy.other_face_score
+    ]
     if others:
         raise FaceQualityError("More than one face is in the picture.", code="multiple_faces")
     if main.size < policy.min_face_px:
