@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from elicense import clock
@@ -24,6 +24,7 @@ from elicense.crypto import _json, algorithms, jws
 from elicense.crypto.jwk import load_public_jwk
 from elicense.crypto.keystore import Signer
 from elicense.crypto.limits import DEFAULT_LIMITS, Limits, check_size
+from elicense.crypto.trust import IssuerKey, KeyResolver
 from elicense.errors import (
     ConfigError,
     CryptoError,
@@ -61,6 +62,7 @@ __all__ = [
     "IssuerKey",
     "KeyBindingPolicy",
     "KeyBindingRequest",
+    "KeyResolver",
     "MemoryReplayGuard",
     "ReplayGuard",
     "SdJwtParts",
@@ -359,20 +361,6 @@ class _Selector:
 
 
 # --- verification (Verifier) ---------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IssuerKey:
-    """The key (chosen by the Verifier, never by the token) that must have signed the
-    Issuer-signed JWT, and the algorithms allowed with it."""
-
-    key: algorithms.PublicKey
-    allowed_algs: frozenset[str] = algorithms.DEFAULT_ALLOWED
-    issuer: str | None = None
-
-
-#: Resolves the issuer key from the (unverified) header and payload; raises if none.
-KeyResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], IssuerKey]
 
 
 class ReplayGuard(Protocol):
