@@ -134,6 +134,16 @@ class FileKeyStore:
         self._save(index)
         self._signers.pop(kid, None)
 
+    # --- other secrets under the same passphrase (the issuing CA key) ------------------
+
+    def save_private_key(self, name: str, key: algorithms.PrivateKey) -> None:
+        """Store another private key (e.g. the CA key) encrypted like the signing keys."""
+        write_private_pem(self.directory / name, key, self._passphrase)
+
+    def load_private_key(self, name: str) -> algorithms.PrivateKey:
+        """Load a key stored with :meth:`save_private_key`."""
+        return read_private_pem(self.directory / name, self._passphrase)
+
     # --- certificates ----------------------------------------------------------------
 
     def set_certificate_chain(self, kid: str, chain: list[x509.Certificate]) -> None:

@@ -44,6 +44,8 @@ def public_jwk(key: PublicKey | PrivateKey) -> dict[str, str]:
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url): our key id."""
     members = ("crv", "kty", "x", "y") if jwk.get("kty") == "EC" else ("crv", "kty", "x")
+    if not all(isinstance(jwk.get(m), str) for m in members):
+        raise CryptoError("JWK lacks members needed for a thumbprint", code="jwk_invalid")
     canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
     return base64url.encode(hashlib.sha256(canonical.encode("utf-8")).digest())
 
