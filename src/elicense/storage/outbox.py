@@ -26,6 +26,7 @@ EVENT_TYPES = frozenset(
         "marriage.dissolved",
         "appointment.booked",
         "appointment.cancelled",
+        "appointment.rescheduled",
     }
 )
 
