@@ -65,12 +65,11 @@ class Office(Base):
 
 
 class CertificateCounter(Base):
-    """Last certificate sequence number per office, kind (marriage/divorce) and year."""
+    """Last certificate sequence number per prefix and year (offices may share a prefix)."""
 
     __tablename__ = "registry_certificate_counters"
 
-    office_code: Mapped[str] = mapped_column(ForeignKey("registry_offices.code"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer)
 

@@ -95,13 +95,10 @@ def _persons_and_offices() -> None:
     )
     op.create_table(
         "registry_certificate_counters",
-        _fk("office_code", "registry_offices.code"),
-        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("last_number", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "office_code", "kind", "year", name="pk_registry_certificate_counters"
-        ),
+        sa.PrimaryKeyConstraint("prefix", "year", name="pk_registry_certificate_counters"),
     )
 
 
