@@ -149,6 +149,12 @@ def verify_sign1(
     return VerifiedSign1(message.protected, message.unprotected, message.payload)
 
 
+def loads_strict(data: bytes, *, what: str = "CBOR") -> Any:
+    """Decode one CBOR item strictly (as for COSE): no duplicate keys, no indefinite
+    lengths, bounded depth, no trailing bytes; raise :class:`InvalidToken` otherwise."""
+    return _strict_cbor(data, what)
+
+
 def _strict_cbor(data: bytes, what: str) -> Any:
     stream = io.BytesIO(data)
     try:
