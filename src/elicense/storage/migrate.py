@@ -21,6 +21,7 @@ from elicense.storage.db import Database
 MODEL_MODULES = (
     "elicense.storage.outbox",
     "elicense.registry.models",
+    "elicense.status.models",
 )
 
 
