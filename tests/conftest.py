@@ -34,7 +34,6 @@ BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _postgres_admin_or_skip() -> str:
@@ -115,14 +114,3 @@ def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     database = _new_database(request.param, tmp_path, request)
     yield database
     database.dispose()
-
-
-@pytest.fixture
-def faces_dir() -> Path:
-    """The shared real-face data set; skips (or fails in CI) when it is missing."""
-    path = Path(os.environ.get("ELICENSE_FACES_DIR", REPO_ROOT.parent / "shared/data/faces"))
-    if not (path / "labels.csv").is_file():
-        if os.environ.get("ELICENSE_REQUIRE_FACES") == "1":
-            pytest.fail(f"ELICENSE_REQUIRE_FACES=1 but no face data at {path}")
-        pytest.skip(f"face data not found at {path} (set ELICENSE_FACES_DIR)")
-    return path

@@ -6,6 +6,7 @@ Tests marked ``faces`` need the real faces of ``../shared/data/faces`` (or
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,8 @@ from elicense.proofing import parallel
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if faces_available():
         return
+    if os.environ.get("ELICENSE_REQUIRE_FACES") == "1":
+        raise pytest.UsageError(f"ELICENSE_REQUIRE_FACES=1 but no face data at {faces_dir()}")
     skip = pytest.mark.skip(reason=f"face test data not found at {faces_dir()}")
     for item in items:
         if "faces" in item.keywords:

@@ -62,7 +62,8 @@ def enroll(image: bytes, *, policy: quality.QualityPolicy = quality.ENROLMENT_PO
     return dump_template(FaceTemplate(matcher.name, matcher.embed_aligned(aligned)))
 
 
-def _burst_digest(frames: Sequence[CapturedFrame]) -> str:
+def burst_digest(frames: Sequence[CapturedFrame]) -> str:
+    """SHA-256 over the frames' own digests: the same burst always gives the same value."""
     digest = hashlib.sha256()
     for frame in frames:
         digest.update(hashlib.sha256(frame.image).digest())
@@ -151,5 +152,5 @@ def evaluate_session(
         frames_usable=sum(1 for f in analysed if f.usable),
         match_frame_index=best_index,
         passive=_passive(analysed),
-        burst_digest=_burst_digest(frames),
+        burst_digest=burst_digest(frames),
     )

@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "elicense.storage.outbox",
     "elicense.registry.models",
     "elicense.status.models",
+    "elicense.proofing.models",
 )
 
 

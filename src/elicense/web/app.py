@@ -40,9 +40,10 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 
 def _routers() -> list[Any]:
+    from elicense.proofing.api import router as proofing_router
     from elicense.registry.api import router as registry_router
 
-    return [registry_router]
+    return [registry_router, proofing_router]
 
 
 def _problem(body: dict[str, Any], status: int) -> JSONResponse:
