@@ -25,9 +25,15 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no
 def loads(data: bytes, *, what: str) -> Any:
     """Parse UTF-8 JSON strictly; raise :class:`InvalidToken` naming ``what`` on failure."""
     try:
-        return _DECODER.decode(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        if text[:1].isspace():
+            text = text.lstrip()
+        value, end = _DECODER.raw_decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidToken(f"{what} is not valid JSON", code="json_invalid") from exc
+    if end != len(text) and not text[end:].isspace():
+        raise InvalidToken(f"{what} has data after the JSON value", code="json_invalid")
+    return value
 
 
 def loads_object(data: bytes, *, what: str) -> dict[str, Any]:
@@ -38,6 +44,9 @@ def loads_object(data: bytes, *, what: str) -> dict[str, Any]:
     return value
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON (the encoding we sign)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 Step = str | int | None
 ClaimPath = tuple[Step, ...]
+_STEP_TYPES = frozenset({str, int, type(None)})
 
 
 def step_matches(pattern: Step, step: Step) -> bool:
@@ -45,9 +46,7 @@ def normalize(paths: Iterable[Iterable[Step]]) -> tuple[ClaimPath, ...]:
     result = []
     for path in paths:
         steps = tuple(path)
-        if not steps or any(s is not None and not isinstance(s, str | int) for s in steps):
-            raise ValueError(f"invalid claim path {steps!r}")
-        if any(isinstance(s, bool) for s in steps):
+        if not steps or not all(type(s) in _STEP_TYPES for s in steps):
             raise ValueError(f"invalid claim path {steps!r}")
         result.append(steps)
     return tuple(result)
@@ -62,3 +61,39 @@ def render(path: ClaimPath) -> str:
         else:
             out += "[*]" if step is None else f"[{step}]"
     return out
+
+
+class PathSet:
+    """A set of claim path patterns with set-speed answers for concrete paths."""
+
+    __slots__ = ("_exact", "_patterns", "_prefixes", "patterns")
+
+    def __init__(self, patterns: Iterable[ClaimPath]) -> None:
+        self.patterns = tuple(patterns)
+        self._exact = frozenset(p for p in self.patterns if None not in p)
+        self._patterns = tuple(p for p in self.patterns if None in p)
+        self._prefixes = frozenset(p[:i] for p in self._exact for i in range(1, len(p) + 1))
+
+    def selects(self, path: ClaimPath) -> bool:
+        """Does a pattern select exactly ``path``?"""
+        if path in self._exact:
+            return True
+        return bool(self._patterns) and any(matches(p, path) for p in self._patterns)
+
+    def matching(self, path: ClaimPath) -> list[ClaimPath]:
+        """The patterns that select exactly ``path``."""
+        found = [path] if path in self._exact else []
+        return found + [p for p in self._patterns if matches(p, path)]
+
+    def selects_self_or_ancestor(self, path: ClaimPath) -> bool:
+        """Does a pattern select ``path`` or one of its ancestors?"""
+        exact = self._exact
+        if any(path[:i] in exact for i in range(1, len(path) + 1)):
+            return True
+        return bool(self._patterns) and any(is_prefix(p, path) for p in self._patterns)
+
+    def leads_below(self, path: ClaimPath) -> bool:
+        """Is ``path`` a selected claim or an ancestor of one?"""
+        if path in self._prefixes:
+            return True
+        return bool(self._patterns) and any(leads_to(path, p) for p in self._patterns)

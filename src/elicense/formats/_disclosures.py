@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from elicense import ids
 from elicense.crypto import _json, base64url
@@ -33,8 +33,7 @@ def digest(sd_alg: str, text: str) -> str:
     return base64url.encode(HASH_ALGORITHMS[sd_alg](text.encode("ascii")).digest())
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Disclosure:
+class Disclosure(NamedTuple):
     """One Disclosure: ``[salt, name, value]`` (object property) or ``[salt, value]``."""
 
     encoded: str
@@ -61,11 +60,7 @@ class Disclosure:
             array = _json.loads(raw, what="disclosure")
         except InvalidToken as exc:
             raise InvalidDisclosure(exc.message, code="disclosure_not_json") from exc
-        return cls._from_array(encoded, array)
-
-    @classmethod
-    def _from_array(cls, encoded: str, array: object) -> Disclosure:
-        if not isinstance(array, list) or len(array) not in (2, 3):
+        if type(array) is not list or len(array) not in (2, 3):
             raise InvalidDisclosure(
                 "disclosure is not an array of 2 or 3 elements", code="disclosure_wrong_arity"
             )

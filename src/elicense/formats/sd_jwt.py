@@ -80,6 +80,7 @@ SEPARATOR = "~"
 #: Upper bound for any configured clock skew, in seconds.
 MAX_CLOCK_SKEW = 300
 _MINT = object()
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 # --- issuance -----------------------------------------------------------------------
@@ -114,7 +115,7 @@ def issue(
     if sd_alg not in HASH_ALGORITHMS:
         raise UnsupportedAlgorithm(f"_sd_alg {sd_alg} is not supported", code="sd_alg_unsupported")
     sd_paths = _issuable_paths(claims, selectively_disclosable)
-    builder = _Concealer(sd_paths, sd_alg, max(0, decoys))
+    builder = _Concealer(paths.PathSet(sd_paths), sd_alg, max(0, decoys))
     payload = builder.object(dict(claims), ())
     if builder.disclosures:
         payload[SD_ALG] = sd_alg
@@ -129,25 +130,12 @@ def _issuable_paths(
         sd_paths = paths.normalize(requested)
     except ValueError as exc:
         raise ValidationFailed(str(exc), code="claim_path_invalid") from exc
-    _reject_reserved_names(claims, top=True)
     for path in sd_paths:
         if not _exists(claims, path):
             raise ValidationFailed(
                 f"claim path {paths.render(path)} is not in the claims", code="claim_path_not_found"
             )
     return sd_paths
-
-
-def _reject_reserved_names(value: Any, *, top: bool = False) -> None:
-    if isinstance(value, Mapping):
-        reserved = {SD, ELLIPSIS, SD_ALG} if top else {SD, ELLIPSIS}
-        if reserved & value.keys():
-            raise ValidationFailed("claims use a reserved SD-JWT name", code="claim_name_reserved")
-        for child in value.values():
-            _reject_reserved_names(child)
-    elif isinstance(value, list):
-        for child in value:
-            _reject_reserved_names(child)
 
 
 def _exists(value: Any, path: ClaimPath) -> bool:
@@ -165,20 +153,19 @@ def _exists(value: Any, path: ClaimPath) -> bool:
 
 @dataclasses.dataclass(slots=True)
 class _Concealer:
-    sd_paths: tuple[ClaimPath, ...]
+    sd_paths: paths.PathSet
     sd_alg: str
     decoys: int
     disclosures: list[Disclosure] = dataclasses.field(default_factory=list)
 
     def value(self, value: Any, path: ClaimPath) -> Any:
-        if isinstance(value, Mapping):
-            return self.object(value, path)
+        if type(value) in _SCALARS:
+            return value
         if isinstance(value, list):
             return self.array(value, path)
+        if isinstance(value, Mapping):
+            return self.object(value, path)
         return value
-
-    def hidden(self, path: ClaimPath) -> bool:
-        return any(paths.matches(p, path) for p in self.sd_paths)
 
     def conceal(self, name: str | None, value: Any) -> str:
         disclosure = Disclosure.create(name, value)
@@ -186,14 +173,19 @@ class _Concealer:
         return digest(self.sd_alg, disclosure.encoded)
 
     def object(self, obj: Mapping[str, Any], path: ClaimPath) -> dict[str, Any]:
+        if SD in obj or ELLIPSIS in obj or (not path and SD_ALG in obj):
+            raise ValidationFailed("claims use a reserved SD-JWT name", code="claim_name_reserved")
         out: dict[str, Any] = {}
         digests: list[str] = []
+        hidden = self.sd_paths.selects
         for name, child in obj.items():
-            inner = self.value(child, (*path, name))
-            if self.hidden((*path, name)):
-                digests.append(self.conceal(name, inner))
+            child_path = (*path, name)
+            if type(child) not in _SCALARS:
+                child = self.value(child, child_path)
+            if hidden(child_path):
+                digests.append(self.conceal(name, child))
             else:
-                out[name] = inner
+                out[name] = child
         if digests:
             digests.extend(decoy_digest(self.sd_alg) for _ in range(self.decoys))
             out[SD] = sorted(digests)
@@ -201,10 +193,11 @@ class _Concealer:
 
     def array(self, array: list[Any], path: ClaimPath) -> list[Any]:
         out: list[Any] = []
+        hidden = self.sd_paths.selects
         for index, child in enumerate(array):
-            inner = self.value(child, (*path, index))
-            hide = self.hidden((*path, index))
-            out.append({ELLIPSIS: self.conceal(None, inner)} if hide else inner)
+            child_path = (*path, index)
+            inner = self.value(child, child_path)
+            out.append({ELLIPSIS: self.conceal(None, inner)} if hidden(child_path) else inner)
         if self.decoys and any(isinstance(e, dict) and ELLIPSIS in e for e in out):
             for _ in range(self.decoys):
                 out.insert(secrets.randbelow(len(out) + 1), {ELLIPSIS: decoy_digest(self.sd_alg)})
@@ -292,7 +285,7 @@ def present(
         wanted = paths.normalize(disclose)
     except ValueError as exc:
         raise ValidationFailed(str(exc), code="claim_path_invalid") from exc
-    selector = _Selector(index_disclosures(parts.disclosures, sd_alg), wanted)
+    selector = _Selector(index_disclosures(parts.disclosures, sd_alg), paths.PathSet(wanted))
     selector.object(payload, ())
     missing = [p for p in wanted if p not in selector.found]
     if missing:
@@ -324,26 +317,34 @@ def key_binding_jwt(presentation: str, request: KeyBindingRequest, sd_alg: str) 
 @dataclasses.dataclass(slots=True)
 class _Selector:
     by_digest: dict[str, Disclosure]
-    wanted: tuple[ClaimPath, ...]
+    wanted: paths.PathSet
     chosen: set[str] = dataclasses.field(default_factory=set)
     found: set[ClaimPath] = dataclasses.field(default_factory=set)
 
     def visit(self, value: Any, path: ClaimPath, disclosure: Disclosure | None) -> None:
-        self.found.update(p for p in self.wanted if paths.matches(p, path))
-        if disclosure is not None and any(
-            paths.leads_to(path, p) or paths.is_prefix(p, path) for p in self.wanted
+        wanted = self.wanted
+        if wanted.selects(path):
+            self.found.update(wanted.matching(path))
+        if disclosure is not None and (
+            wanted.leads_below(path) or wanted.selects_self_or_ancestor(path)
         ):
             self.chosen.add(disclosure.encoded)
-        if isinstance(value, dict):
+        if type(value) is dict:
             self.object(value, path)
-        elif isinstance(value, list):
+        elif type(value) is list:
             self.array(value, path)
 
     def object(self, obj: dict[str, Any], path: ClaimPath) -> None:
+        wanted = self.wanted
         for name, value in obj.items():
-            if name != SD:
+            if name == SD:
+                continue
+            if type(value) in _SCALARS:
+                if wanted.selects((*path, name)):
+                    self.found.update(wanted.matching((*path, name)))
+            else:
                 self.visit(value, (*path, name), None)
-        for item in obj.get(SD, []):
+        for item in obj.get(SD, ()):
             found = self.by_digest.get(item) if isinstance(item, str) else None
             if found is not None and found.name is not None:
                 self.visit(found.value, (*path, found.name), found)
