@@ -8,17 +8,16 @@ configuration); none prints a stack trace for bad input or an unreachable databa
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 
-from elicense.errors import ConfigError, ELicenseError
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from elicense.console import clear_errors
+from elicense.crypto.cli import keys_app
+from elicense.formats.cli import verify
+from elicense.proofing.cli import proofing_app
+from elicense.registry.cli import clerk_app, registry_app
 
 app = typer.Typer(
     name="elicense",
@@ -29,23 +28,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def clear_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Print a domain error as one line on stderr and exit non-zero."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            typer.echo(f"configuration error: {exc.message}", err=True)
-            raise typer.Exit(2) from None
-        except ELicenseError as exc:
-            typer.echo(f"error [{exc.instance_code}]: {exc.message}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+app.add_typer(registry_app, name="registry")
+app.add_typer(clerk_app, name="clerk")
+app.add_typer(keys_app, name="keys")
+app.add_typer(proofing_app, name="proofing")
+app.command("verify")(verify)
 
 
 @app.command()
