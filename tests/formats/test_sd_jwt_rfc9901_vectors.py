@@ -98,3 +98,20 @@ def test_appendix_a_3_key_binding_for_another_request_fails(
     with pytest.raises(KeyBindingError) as caught:
         _verify(_token("appendix_a_3_presentation_kb"), key_binding=binding)
     assert caught.value.instance_code == code
+
+
+def test_appendix_a_3_is_a_valid_sd_jwt_vc_under_a_trust_list() -> None:
+    from elicense.crypto.trust import single_issuer
+    from elicense.formats import sd_jwt_vc
+
+    trust = single_issuer("https://pid-issuer.bund.de.example", [KEYS["issuer_public_jwk"]])
+    binding = sd_jwt.KeyBindingPolicy(nonce="1234567890", audience="https://verifier.example.org")
+    with clock.frozen(KB_IAT + 30):
+        verified = sd_jwt_vc.verify_credential(
+            _token("appendix_a_3_presentation_kb"),
+            trust=trust,
+            policy=sd_jwt_vc.CredentialPolicy(key_binding=binding),
+        )
+    assert verified.vct == "urn:eudi:pid:de:1"
+    assert verified.subject_claims() == {"age_equal_or_over": {"18": True}, "nationalities": ["DE"]}
+    assert verified.holder_jwk == KEYS["holder_public_jwk"]

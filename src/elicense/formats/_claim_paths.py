@@ -72,7 +72,7 @@ class PathSet:
         self.patterns = tuple(patterns)
         self._exact = frozenset(p for p in self.patterns if None not in p)
         self._patterns = tuple(p for p in self.patterns if None in p)
-        self._prefixes = frozenset(p[:i] for p in self._exact for i in range(1, len(p) + 1))
+        self._prefixes: frozenset[ClaimPath] | None = None
 
     def selects(self, path: ClaimPath) -> bool:
         """Does a pattern select exactly ``path``?"""
@@ -94,6 +94,8 @@ class PathSet:
 
     def leads_below(self, path: ClaimPath) -> bool:
         """Is ``path`` a selected claim or an ancestor of one?"""
+        if self._prefixes is None:
+            self._prefixes = frozenset(p[:i] for p in self._exact for i in range(1, len(p) + 1))
         if path in self._prefixes:
             return True
         return bool(self._patterns) and any(leads_to(path, p) for p in self._patterns)

@@ -139,16 +139,17 @@ def _issuable_paths(
 
 
 def _exists(value: Any, path: ClaimPath) -> bool:
-    if not path:
-        return True
-    step, rest = path[0], path[1:]
-    if isinstance(value, Mapping) and isinstance(step, str) and step in value:
-        return _exists(value[step], rest)
-    if isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
-        return _exists(value[step], rest)
-    if isinstance(value, list) and step is None:
-        return bool(value) and all(_exists(v, rest) for v in value)
-    return False
+    for depth, step in enumerate(path):
+        in_object = type(step) is str and isinstance(value, Mapping) and step in value
+        in_array = type(step) is int and isinstance(value, list) and 0 <= step < len(value)
+        if in_object or in_array:
+            value = value[step]
+        elif step is None and isinstance(value, list):
+            rest = path[depth + 1 :]
+            return bool(value) and all(_exists(v, rest) for v in value)
+        else:
+            return False
+    return True
 
 
 @dataclasses.dataclass(slots=True)

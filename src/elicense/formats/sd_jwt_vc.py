@@ -65,7 +65,7 @@ def issue_credential(
         raise ValidationFailed(
             f"claim {sorted(clash)[0]} is set by the issuer", code="vc_claim_reserved"
         )
-    sd_paths = [tuple(p) for p in selectively_disclosable]
+    sd_paths = [p if type(p) is tuple else tuple(p) for p in selectively_disclosable]
     if any(p and p[0] in NEVER_DISCLOSABLE for p in sd_paths):
         raise ValidationFailed(
             "validity claims cannot be selectively disclosable", code="vc_claim_reserved"
