@@ -165,7 +165,7 @@ def test_wrong_typ_jwt(issuer_signer: LocalSigner, issuer_keys: list[IssuerKey])
 
 def test_wrong_typ_cwt(issuer_signer: LocalSigner, issuer_keys: list[IssuerKey]) -> None:
     payload = cbor2.dumps({2: URI, 6: NOW, 4: NOW + 60, 65533: _list().to_cwt_claim()})
-    token = cose.sign1(payload, issuer_signer, protected={cose.HEADER_TYP: "application/cwt"})
+    token = cose.sign1(payload, issuer_signer, protected={cose.TYP: "application/cwt"})
     code = _code(InvalidToken, lambda: check.check_status(token, _ref(0), issuer_keys))
     assert code == "status_list_wrong_typ"
 

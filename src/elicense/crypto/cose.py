@@ -9,6 +9,7 @@ never taken from the message.
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,11 +20,15 @@ from elicense.crypto.keystore import Signer
 from elicense.errors import InvalidToken, TokenTooLarge, UnsupportedAlgorithm
 
 SIGN1_TAG = 18
-ALG, CRIT, CONTENT_TYPE, KID, X5CHAIN = 1, 2, 3, 4, 33
+#: Header labels (IANA COSE Header Parameters; ``TYP`` from RFC 9596).
+ALG, CRIT, CONTENT_TYPE, KID, TYP, X5CHAIN = 1, 2, 3, 4, 16, 33
 #: JOSE algorithm names <-> COSE algorithm identifiers (IANA COSE Algorithms).
 COSE_ALGS: dict[str, int] = {algorithms.ES256: -7, algorithms.EDDSA: -8}
 _JOSE_ALGS = {v: k for k, v in COSE_ALGS.items()}
-MAX_SIGN1_BYTES = 256 * 1024
+#: Large enough for a status list token of 10^8 entries; checked before decoding.
+MAX_SIGN1_BYTES = 4 * 1024 * 1024 + 4096
+MAX_PROTECTED_BYTES = 4096
+MAX_CBOR_DEPTH = 16
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -46,8 +51,25 @@ class VerifiedSign1:
     payload: bytes
 
 
-def _sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
+def sig_structure(protected: bytes, external_aad: bytes, payload: bytes) -> bytes:
+    """The ``Sig_structure`` (RFC 9052 Section 4.4) that is signed."""
     return bytes(cbor2.dumps(["Signature1", protected, external_aad, payload]))
+
+
+def loads_strict(data: bytes, *, what: str = "CBOR data") -> Any:
+    """Decode CBOR refusing indefinite lengths, duplicate map keys, deep nesting and
+    trailing bytes (one canonical reading of every signed byte)."""
+    stream = io.BytesIO(data)
+    try:
+        decoder = cbor2.CBORDecoder(
+            stream, max_depth=MAX_CBOR_DEPTH, allow_indefinite=False, allow_duplicate_keys=False
+        )
+        value = decoder.decode()
+    except (cbor2.CBORError, ValueError, TypeError, RecursionError, EOFError) as exc:
+        raise InvalidToken(f"{what} is not valid CBOR", code="cose_malformed") from exc
+    if stream.tell() != len(data):
+        raise InvalidToken(f"{what} has trailing bytes", code="cose_malformed")
+    return value
 
 
 def sign1(
@@ -67,19 +89,18 @@ def sign1(
     plain = dict(unprotected or {})
     if KID not in header and KID not in plain and signer.kid:
         plain[KID] = signer.kid.encode("ascii")
-    signature = signer.sign(_sig_structure(protected_bytes, external_aad, payload))
+    signature = signer.sign(sig_structure(protected_bytes, external_aad, payload))
     message = [protected_bytes, plain, None if detached else payload, signature]
     return bytes(cbor2.dumps(cbor2.CBORTag(SIGN1_TAG, message) if tagged else message))
 
 
-def decode_sign1(data: bytes, *, max_bytes: int = MAX_SIGN1_BYTES) -> UnverifiedSign1:
+def decode_sign1(
+    data: bytes, *, max_bytes: int = MAX_SIGN1_BYTES, what: str = "COSE_Sign1"
+) -> UnverifiedSign1:
     """Parse a (tagged or untagged) COSE_Sign1, checking its size first."""
     if len(data) > max_bytes:
-        raise TokenTooLarge(f"COSE_Sign1 is {len(data)} bytes, the limit is {max_bytes}")
-    try:
-        item = cbor2.loads(data)
-    except (cbor2.CBORDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidToken("COSE_Sign1 is not valid CBOR", code="cose_malformed") from exc
+        raise TokenTooLarge(f"{what} is {len(data)} bytes, the limit is {max_bytes}")
+    item = loads_strict(data, what=what)
     if isinstance(item, cbor2.CBORTag):
         if item.tag != SIGN1_TAG:
             raise InvalidToken(f"CBOR tag {item.tag} is not COSE_Sign1", code="cose_wrong_tag")
@@ -91,14 +112,15 @@ def _parts(item: object) -> UnverifiedSign1:
     if not isinstance(item, list | tuple) or len(item) != 4:
         raise InvalidToken("COSE_Sign1 is not a 4-element array", code="cose_malformed")
     protected_bytes, unprotected, payload, signature = item
-    if not isinstance(protected_bytes, bytes) or not isinstance(unprotected, Mapping):
+    if (
+        not isinstance(protected_bytes, bytes)
+        or len(protected_bytes) > MAX_PROTECTED_BYTES
+        or not isinstance(unprotected, Mapping)
+    ):
         raise InvalidToken("COSE_Sign1 headers are malformed", code="cose_malformed")
     if not (payload is None or isinstance(payload, bytes)) or not isinstance(signature, bytes):
         raise InvalidToken("COSE_Sign1 payload or signature is malformed", code="cose_malformed")
-    try:
-        protected = cbor2.loads(protected_bytes) if protected_bytes else {}
-    except (cbor2.CBORDecodeError, ValueError) as exc:
-        raise InvalidToken("protected header is not CBOR", code="cose_malformed") from exc
+    protected = loads_strict(protected_bytes, what="protected header") if protected_bytes else {}
     if not isinstance(protected, Mapping):
         raise InvalidToken("protected header is not a map", code="cose_malformed")
     protected, unprotected = dict(protected), dict(unprotected)
@@ -130,6 +152,6 @@ def verify_sign1(
         raise InvalidToken(
             "COSE_Sign1 payload is detached and was not given", code="cose_malformed"
         )
-    to_be_signed = _sig_structure(message.protected_bytes, external_aad, payload)
+    to_be_signed = sig_structure(message.protected_bytes, external_aad, payload)
     algorithms.verify(alg, key, to_be_signed, message.signature)
     return VerifiedSign1(message.protected, message.unprotected, payload)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from elicense import clock
 from elicense.crypto import _json, cose, jws
@@ -55,6 +55,8 @@ from elicense.status.token_status_list import (
 MAX_TOKEN_BYTES = MAX_COMPRESSED_BYTES * 4 // 3 + 8192
 _JWT_LIMITS = Limits(max_token_bytes=MAX_TOKEN_BYTES, max_payload_bytes=MAX_TOKEN_BYTES)
 DEFAULT_LEEWAY_SECONDS = 60
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -199,12 +201,12 @@ def _verify_jwt(token: str, keys: Sequence[IssuerKey]) -> tuple[dict[str, Any], 
 
 def _verify_cwt(token: bytes, keys: Sequence[IssuerKey]) -> tuple[dict[str, Any], StatusList]:
     message = cose.decode_sign1(token, max_bytes=MAX_TOKEN_BYTES, what="status list token")
-    _verify_with_any(
+    verified = _verify_with_any(
         keys, lambda key: cose.verify_sign1(message, key.key, allowed_algs=key.allowed_algs)
     )
-    if message.protected.get(cose.HEADER_TYP) != CWT_MEDIA_TYPE:
+    if verified.protected.get(cose.TYP) != CWT_MEDIA_TYPE:
         raise InvalidToken("token typ is not statuslist+cwt", code="status_list_wrong_typ")
-    payload = cose.loads_strict(message.payload, what="status list token payload")
+    payload = cose.loads_strict(verified.payload, what="status list token payload")
     if not isinstance(payload, Mapping):
         raise InvalidToken("status list CWT payload is not a map", code="status_list_malformed")
     claims = {
@@ -218,14 +220,13 @@ def _verify_cwt(token: bytes, keys: Sequence[IssuerKey]) -> tuple[dict[str, Any]
     return claims, decode_cwt_claim(payload[CWT_STATUS_LIST])
 
 
-def _verify_with_any(keys: Sequence[IssuerKey], verify: Callable[[IssuerKey], object]) -> None:
+def _verify_with_any(keys: Sequence[IssuerKey], verify: Callable[[IssuerKey], T]) -> T:
     if not keys:
         raise InvalidToken("no trusted key for the status list", code="status_list_no_key")
     alg_refused = True
     for key in keys:
         try:
-            verify(key)
-            return
+            return verify(key)
         except CryptoError as exc:
             alg_refused = alg_refused and exc.instance_code.endswith("alg_not_allowed")
     if alg_refused:

@@ -86,7 +86,7 @@ def sign_cwt(
         CWT_TTL: claims.ttl,
         CWT_STATUS_LIST: status_list.to_cwt_claim(compression),
     }
-    return cose.sign1(cbor2.dumps(payload), signer, protected={cose.HEADER_TYP: CWT_MEDIA_TYPE})
+    return cose.sign1(cbor2.dumps(payload), signer, protected={cose.TYP: CWT_MEDIA_TYPE})
 
 
 def sign(form: TokenForm, status_list: StatusList, claims: TokenClaims, signer: Signer) -> bytes:

@@ -23,11 +23,11 @@ def _public(signer: LocalSigner) -> ec.EllipticCurvePublicKey:
 
 
 def test_sign_then_verify_round_trip(signer: LocalSigner) -> None:
-    message = cose.sign1(b"payload", signer, protected={cose.HEADER_TYP: "application/x"})
+    message = cose.sign1(b"payload", signer, protected={cose.TYP: "application/x"})
     decoded = cose.decode_sign1(message)
-    assert decoded.protected[cose.HEADER_ALG] == -7
-    assert decoded.protected[cose.HEADER_TYP] == "application/x"
-    assert decoded.kid == signer.kid.encode()
+    assert decoded.protected[cose.ALG] == -7
+    assert decoded.protected[cose.TYP] == "application/x"
+    assert decoded.unprotected[cose.KID] == signer.kid.encode()
     verified = cose.verify_sign1(decoded, _public(signer))
     assert verified.payload == b"payload"
 
@@ -69,7 +69,7 @@ def test_alg_outside_allow_list_is_rejected() -> None:
 
 def test_alg_only_in_unprotected_header_is_rejected(signer: LocalSigner) -> None:
     protected = cbor2.dumps({})
-    signature = signer.sign(cose.sig_structure(protected, b"p"))
+    signature = signer.sign(cose.sig_structure(protected, b"", b"p"))
     message = cbor2.dumps(cbor2.CBORTag(18, [protected, {1: -7}, b"p", signature]))
     with pytest.raises(UnsupportedAlgorithm):
         cose.verify_sign1(cose.decode_sign1(message), _public(signer))
