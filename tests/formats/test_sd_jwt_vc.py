@@ -107,7 +107,7 @@ def test_holder_key_is_required_by_default(
     with pytest.raises(InvalidToken) as caught:
         _verify(token, trust)
     assert caught.value.instance_code == "vc_missing_cnf"
-    assert _verify(token, trust, require_holder_key=False).holder_jwk is None
+    assert _verify(token, trust, unsafe_allow_unbound=True).holder_jwk is None
 
 
 def test_key_binding_required_without_holder_key_fails(
@@ -123,7 +123,7 @@ def test_key_binding_required_without_holder_key_fails(
         )
     with pytest.raises(KeyBindingError) as caught:
         _verify(
-            bound, trust, key_binding=sd_jwt.KeyBindingPolicy("n", "a"), require_holder_key=False
+            bound, trust, key_binding=sd_jwt.KeyBindingPolicy("n", "a"), unsafe_allow_unbound=True
         )
     assert caught.value.instance_code == "kb_no_holder_key"
 
@@ -177,3 +177,18 @@ def test_verified_credential_cannot_be_forged_by_construction() -> None:
             issuer=ISSUER, vct=VCT, claims={}, holder_jwk=None, status=None,
             issued_at=None, expires_at=None, key_binding=None, checks=(),
         )  # fmt: skip
+
+
+def test_exp_is_required_unless_unsafely_waived(
+    issuer_signer: LocalSigner, holder_signer: LocalSigner, trust: TrustList
+) -> None:
+    with clock.frozen(NOW):
+        token = sd_jwt.issue(
+            {"iss": ISSUER, "vct": VCT, "cnf": {"jwk": holder_signer.public_jwk}, "name": "x"},
+            signer=issuer_signer,
+            header={"typ": sd_jwt_vc.TYP},
+        ).serialize()
+    with pytest.raises(InvalidToken) as caught:
+        _verify(token, trust)
+    assert caught.value.instance_code == "missing_exp"
+    assert _verify(token, trust, unsafe_allow_no_exp=True).expires_at is None

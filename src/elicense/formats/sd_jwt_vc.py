@@ -91,8 +91,9 @@ class CredentialPolicy:
     """What :func:`verify_credential` demands beyond the trust list; secure by default."""
 
     key_binding: sd_jwt.KeyBindingPolicy | None = None
-    require_holder_key: bool = True
-    require_exp: bool = True
+    #: Bypasses (named so): accept credentials without ``cnf.jwk`` / without ``exp``.
+    unsafe_allow_unbound: bool = False
+    unsafe_allow_no_exp: bool = False
     accepted_vcts: frozenset[str] | None = None
     holder_algs: frozenset[str] = algorithms.DEFAULT_ALLOWED
     clock_skew: int = 60
@@ -102,7 +103,9 @@ class CredentialPolicy:
         return sd_jwt.VerificationPolicy(
             key_binding=self.key_binding,
             holder_algs=self.holder_algs,
-            required_claims=frozenset({"iss", "vct", *(("exp",) if self.require_exp else ())}),
+            required_claims=frozenset(
+                {"iss", "vct", *(() if self.unsafe_allow_no_exp else ("exp",))}
+            ),
             expected_typ=TYP,
             clock_skew=self.clock_skew,
             limits=self.limits,
@@ -152,7 +155,7 @@ def verify_credential(
         raise InvalidToken("iss is not the issuer of the key", code="vc_issuer_mismatch")
     if policy.accepted_vcts is not None and vct not in policy.accepted_vcts:
         raise InvalidToken(f"credential type {vct} is not accepted", code="vc_type_not_accepted")
-    holder_jwk = _holder_jwk(claims, policy.require_holder_key)
+    holder_jwk = _holder_jwk(claims, required=not policy.unsafe_allow_unbound)
     return VerifiedCredential(
         issuer=issuer,
         vct=vct,
@@ -167,7 +170,7 @@ def verify_credential(
     )
 
 
-def _holder_jwk(claims: Mapping[str, Any], required: bool) -> Mapping[str, Any] | None:
+def _holder_jwk(claims: Mapping[str, Any], *, required: bool) -> Mapping[str, Any] | None:
     cnf = claims.get("cnf")
     jwk = cnf.get("jwk") if isinstance(cnf, Mapping) else None
     if jwk is None and required:
