@@ -192,3 +192,46 @@ def test_exp_is_required_unless_unsafely_waived(
         _verify(token, trust)
     assert caught.value.instance_code == "missing_exp"
     assert _verify(token, trust, unsafe_allow_no_exp=True).expires_at is None
+
+
+def test_nothing_under_cnf_or_status_may_be_disclosed(
+    issuer_signer: LocalSigner, holder_signer: LocalSigner, trust: TrustList
+) -> None:
+    claims = {
+        "iss": ISSUER,
+        "vct": VCT,
+        "exp": NOW + 3600,
+        "cnf": {"jwk": holder_signer.public_jwk},
+        "status": {"status_list": {"idx": 1, "uri": "https://status.example"}},
+    }
+    for path in [("cnf", "jwk"), ("status", "status_list")]:
+        with clock.frozen(NOW):
+            token = sd_jwt.issue(
+                claims,
+                signer=issuer_signer,
+                selectively_disclosable=[path],
+                header={"typ": sd_jwt_vc.TYP},
+            ).serialize()
+        with pytest.raises(InvalidToken) as caught:
+            _verify(token, trust)
+        assert caught.value.instance_code == "vc_claim_disclosed", path
+
+
+def test_non_ascii_sd_hash_is_a_key_binding_error(
+    issuer_signer: LocalSigner,
+    holder_signer: LocalSigner,
+    trust: TrustList,
+    license_claims: dict[str, Any],
+) -> None:
+    import json
+
+    from elicense.crypto import jws
+
+    token = _issue(issuer_signer, holder_signer, license_claims)
+    payload = {"iat": NOW, "aud": "a", "nonce": "n", "sd_hash": "ハッシュ"}
+    kb = jws.sign_compact(
+        {"typ": "kb+jwt"}, json.dumps(payload).encode(), holder_signer, add_kid=False
+    )
+    with pytest.raises(KeyBindingError) as caught:
+        _verify(token + kb, trust, key_binding=sd_jwt.KeyBindingPolicy("n", "a"))
+    assert caught.value.instance_code == "kb_jwt_wrong_sd_hash"

@@ -538,7 +538,8 @@ def _verify_kb(
     payload = _json.loads_object(kb.payload, what="KB-JWT payload")
     issued_at = _kb_iat(payload, policy)
     if not hmac.compare_digest(
-        str(payload.get("sd_hash", "")), digest(sd_alg, parts.sd_hash_input)
+        str(payload.get("sd_hash", "")).encode("utf-8"),
+        digest(sd_alg, parts.sd_hash_input).encode("ascii"),
     ):
         raise KeyBindingError("KB-JWT sd_hash does not match", code="kb_jwt_wrong_sd_hash")
     check_validity(payload, frozenset(), policy.clock_skew)

@@ -143,7 +143,7 @@ def verify_credential(
     policy = policy or CredentialPolicy()
     verified = sd_jwt.verify(token, issuer_key=trust.resolve, policy=policy.sd_jwt_policy())
     claims = verified.claims
-    hidden = sorted({str(p[0]) for p in verified.disclosed if len(p) == 1} & NEVER_DISCLOSABLE)
+    hidden = sorted({str(p[0]) for p in verified.disclosed} & NEVER_DISCLOSABLE)
     if hidden:
         raise InvalidToken(
             f"{hidden[0]} must not be selectively disclosed", code="vc_claim_disclosed"
