@@ -88,8 +88,9 @@ class PathSet:
     def selects_self_or_ancestor(self, path: ClaimPath) -> bool:
         """Does a pattern select ``path`` or one of its ancestors?"""
         exact = self._exact
-        if any(path[:i] in exact for i in range(1, len(path) + 1)):
-            return True
+        for end in range(1, len(path) + 1):
+            if path[:end] in exact:
+                return True
         return bool(self._patterns) and any(is_prefix(p, path) for p in self._patterns)
 
     def leads_below(self, path: ClaimPath) -> bool:
