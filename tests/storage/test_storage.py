@@ -56,3 +56,9 @@ def test_unreachable_database_gives_a_clear_error() -> None:
     db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(StorageError, match="cannot reach the database at"):
         db.check_connection()
+
+
+def test_each_backend_is_the_real_thing(db: Database, request: pytest.FixtureRequest) -> None:
+    """Guards against a silently substituted backend: the postgres run must be PostgreSQL."""
+    expected = {"sqlite": "sqlite", "postgres": "postgresql"}[request.node.callspec.params["db"]]
+    assert db.dialect == expected

@@ -10,6 +10,10 @@ from elicense.web.app import create_app
 
 
 def app_factory() -> FastAPI:
+    """One worker's app. ``elicense serve`` migrates the database before workers start."""
+    from elicense.proofing import parallel
+
     runtime = open_runtime(upgrade=False)
     logs.configure(runtime.settings.log_level)
+    parallel.warm_pool()  # face models loaded now, not on the first citizen's scan
     return create_app(runtime)
