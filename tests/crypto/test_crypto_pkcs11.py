@@ -28,6 +28,8 @@ LIBRARIES = [
 ]
 LIBRARY = next((p for p in LIBRARIES if Path(p).exists()), None)
 UTIL = shutil.which("softhsm2-util")
+if (LIBRARY is None or UTIL is None) and os.environ.get("ELICENSE_REQUIRE_SOFTHSM") == "1":
+    raise RuntimeError("ELICENSE_REQUIRE_SOFTHSM=1 but SoftHSM2 is not installed")
 pytestmark = pytest.mark.skipif(
     LIBRARY is None or UTIL is None,
     reason="SoftHSM2 not installed (Debian package: softhsm2)",
