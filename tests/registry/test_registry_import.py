@@ -227,7 +227,7 @@ def test_cli_bad_header_is_one_clear_line(cli_env: dict[str, str], tmp_path: Pat
     source.write_text("who,what\n1,2\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["registry", "import", str(source)], env=cli_env)
     assert result.exit_code == 1
-    assert result.output.startswith("error: the CSV header lacks column(s)")
+    assert result.output.startswith("error [csv_missing_columns]: the CSV header lacks column(s)")
     assert "Traceback" not in result.output
 
 
@@ -244,7 +244,7 @@ def test_cli_clerk_add(cli_env: dict[str, str], fresh_db: Database) -> None:
         cli, ["clerk", "add", "chen", "--role", "auditor", "--password", "x" * 12], env=cli_env
     )
     assert again.exit_code == 1
-    assert again.output.strip() == "error: a clerk with this username already exists"
+    assert again.output.strip() == "error [clerk_exists]: a clerk with this username already exists"
     prompted = runner.invoke(
         cli,
         ["clerk", "add", "zhou", "--role", "admin"],

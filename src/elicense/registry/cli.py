@@ -1,61 +1,32 @@
 """``elicense registry …`` and ``elicense clerk …`` commands.
 
 Both open the database named by the settings (migrating it first) and the sealing keys;
-a domain error prints ``error: <message>`` and exits 1 — never a stack trace.
+a domain error prints one line and exits 1 — never a stack trace.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import functools
 import secrets
 import string
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, ParamSpec, TextIO, TypeVar
+from typing import Annotated, TextIO
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from elicense.errors import ELicenseError
+from elicense import console
+from elicense.console import clear_errors, runtime_scope
 from elicense.registry import service
 from elicense.registry.importer import ImportKind, ImportReport, import_rows, read_csv
 from elicense.registry.types import Role
-from elicense.runtime import Runtime, open_runtime
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from elicense.runtime import Runtime
 
 registry_app = typer.Typer(help="Registry of record: bulk import.", no_args_is_help=True)
 clerk_app = typer.Typer(help="Clerk accounts.", no_args_is_help=True)
-_console = Console(stderr=True)
-
-
-def _clear_errors(func: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ELicenseError as exc:
-            typer.echo(f"error: {exc.message}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-@contextlib.contextmanager
-def _runtime() -> Iterator[Runtime]:
-    runtime = open_runtime()
-    try:
-        yield runtime
-    finally:
-        runtime.db.dispose()
 
 
 @registry_app.command("import")
-@_clear_errors
+@clear_errors
 def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file (UTF-8).")],
     kind: Annotated[ImportKind, typer.Option(help="What the rows are.")] = ImportKind.PERSONS,
@@ -64,7 +35,7 @@ def import_command(
     ] = None,
 ) -> None:
     """Import persons or marriages from CSV; safe to re-run (see docs/registry.md)."""
-    with _runtime() as runtime, file.open(newline="", encoding="utf-8-sig") as source:
+    with runtime_scope() as runtime, file.open(newline="", encoding="utf-8-sig") as source:
         report = _import_with_progress(runtime, source, kind)
     typer.echo(
         f"{report.total} rows: {report.created} created, {report.updated} updated, "
@@ -79,9 +50,8 @@ def import_command(
 
 def _import_with_progress(runtime: Runtime, source: TextIO, kind: ImportKind) -> ImportReport:
     rows = read_csv(source, kind)
-    columns = (TextColumn("importing {task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), console=_console, transient=True) as bar:
-        task = bar.add_task(kind.value, total=None)
+    with console.progress() as bar:
+        task = bar.add_task(f"importing {kind.value}", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -100,7 +70,7 @@ def _write_errors(report: ImportReport, path: Path) -> None:
 
 
 @clerk_app.command("add")
-@_clear_errors
+@clear_errors
 def add_clerk(
     username: Annotated[str, typer.Argument(help="Login name (lower-case).")],
     role: Annotated[Role, typer.Option(help="registrar, auditor or admin.")],
@@ -114,7 +84,7 @@ def add_clerk(
         password = generate_password()
     elif password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    with _runtime() as runtime, runtime.db.transaction() as session:
+    with runtime_scope() as runtime, runtime.db.transaction() as session:
         clerk = service.create_clerk(session, username=username, role=role, password=password)
     typer.echo(f"clerk {clerk.username} ({clerk.role}) created")
     if generate:
