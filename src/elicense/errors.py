@@ -203,3 +203,47 @@ class IdentityLocked(ProofingError):
     code = "identity_locked"
     status = 423
     title = "Identity locked"
+
+
+# --- OpenID4VP (verifier and wallet) ---------------------------------------------------
+
+
+class InvalidRequest(ValidationFailed):
+    """An OpenID4VP request or response is malformed (``invalid_request``)."""
+
+    code = "invalid_request"
+    status = 400
+    title = "Invalid request"
+    protocol_error = "invalid_request"
+
+
+class VpFormatsNotSupported(InvalidRequest):
+    code = "vp_formats_not_supported"
+    protocol_error = "vp_formats_not_supported"
+
+
+class InvalidRequestUriMethod(InvalidRequest):
+    code = "invalid_request_uri_method"
+    protocol_error = "invalid_request_uri_method"
+
+
+class AccessDenied(Forbidden):
+    """A relying party asks for more than it may, or the holder refused consent."""
+
+    code = "access_denied"
+    protocol_error = "access_denied"
+
+
+class UntrustedVerifier(InvalidToken):
+    """A request object whose signer does not chain to the platform RP CA."""
+
+    code = "untrusted_verifier"
+    protocol_error = "invalid_request"
+
+
+class Gone(ELicenseError):
+    """Something that existed once and is no longer available (fetched, expired)."""
+
+    code = "gone"
+    status = 410
+    title = "Gone"

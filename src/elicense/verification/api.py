@@ -1,0 +1,252 @@
+"""HTTP for the verifier (thin; rules live in :mod:`elicense.verification.service`).
+
+RP back office (HTTP Basic with the RP id and its client secret):
+``POST /verification/requests`` and ``GET /verification/requests/{id}/result``.
+Wallet-facing: ``GET|POST /verification/request-objects/{id}`` (the ``request_uri``),
+``POST /verification/responses/{id}`` (``direct_post`` / ``direct_post.jwt``),
+``GET /verification/requests/{id}/qr.png``. Public: ``GET /verification/rps/{client_id}``
+(the RP CA-signed registration), ``GET /verification/jwks.json`` (webhook key and RP CA).
+Platform admin (Bearer admin token): ``POST /verification/rps``.
+
+The context comes from ``app.state.verification`` (a
+:class:`~elicense.verification.context.VerificationContext`), built from the runtime on
+first use when the app builder did not set one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import io
+import json
+import logging
+import threading
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import httpx
+import qrcode
+from fastapi import APIRouter, Depends, Form, Header, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from elicense.crypto.x509 import to_x5c
+from elicense.errors import ELicenseError, Unauthorized
+from elicense.verification import service
+from elicense.verification.checks import VerifiedPresentation
+from elicense.verification.context import ROUTE_PREFIX, VerificationContext, build_context
+from elicense.verification.models import RelyingParty, VerificationRequest
+from elicense.verification.policy import Grant
+from elicense.web.deps import RuntimeDep, SessionDep
+
+log = logging.getLogger("elicense.verification")
+router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"])
+_build_lock = threading.Lock()
+JWT_REQUEST_MEDIA = "application/oauth-authz-req+jwt"
+
+
+def get_context(request: Request, runtime: RuntimeDep) -> VerificationContext:
+    state = request.app.state
+    ctx: VerificationContext | None = getattr(state, "verification", None)
+    if ctx is None:
+        with _build_lock:
+            ctx = getattr(state, "verification", None) or build_context(runtime)
+            state.verification = ctx
+    return ctx
+
+
+ContextDep = Annotated[VerificationContext, Depends(get_context)]
+
+
+def _basic(authorization: str | None) -> tuple[str, str]:
+    scheme, _, value = (authorization or "").partition(" ")
+    try:
+        user, _, secret = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        user, secret = "", ""
+    if scheme.lower() != "basic" or not user or not secret:
+        raise Unauthorized("HTTP Basic credentials required", code="rp_unauthorized")
+    return user, secret
+
+
+def get_rp(
+    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+) -> service.RpInfo:
+    rp_id, secret = _basic(authorization)
+    return service.authenticate(session, rp_id, secret)
+
+
+RpDep = Annotated[service.RpInfo, Depends(get_rp)]
+
+
+class GrantIn(BaseModel):
+    credential_type: str
+    purposes: list[str] = Field(min_length=1)
+    claims: list[str] = Field(min_length=1)
+
+
+class RpIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    uscc: str
+    sector: str
+    region: str
+    client_host: str = Field(min_length=1, max_length=253)
+    grants: list[GrantIn] = Field(min_length=1)
+    webhook_url: str | None = None
+    client_id_prefix: str = "x509_san_dns"
+
+
+class RequestIn(BaseModel):
+    preset: str | None = None
+    dcql_query: dict[str, Any] | None = None
+    purpose: str | None = None
+    response_mode: str = "direct_post"
+
+
+@router.post("/rps", status_code=201, summary="Register a relying party (platform admin)")
+def register_rp(
+    body: RpIn,
+    session: SessionDep,
+    ctx: ContextDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    expected = f"Bearer {ctx.admin_token}" if ctx.admin_token else None
+    if expected is None or not hmac.compare_digest(authorization or "", expected):
+        raise Unauthorized("platform admin token required", code="admin_unauthorized")
+    registered = service.register_rp(
+        session,
+        ctx,
+        name=body.name,
+        uscc_code=body.uscc,
+        sector=body.sector,
+        region=body.region,
+        client_host=body.client_host,
+        grants=[
+            Grant(g.credential_type, frozenset(g.purposes), frozenset(g.claims))
+            for g in body.grants
+        ],
+        webhook_url=body.webhook_url,
+        client_id_prefix=body.client_id_prefix,
+    )
+    return {
+        "rp_id": registered.rp.id,
+        "client_id": registered.rp.client_id,
+        "client_secret": registered.client_secret,
+        "access_certificate": registered.certificate_pem,
+    }
+
+
+@router.get("/rps/{client_id}", summary="An RP's registration, signed by the RP CA")
+def rp_registration(client_id: str, session: SessionDep, ctx: ContextDep) -> Response:
+    token = service.registration_jwt(session, ctx, client_id)
+    return Response(token, media_type="application/jwt")
+
+
+@router.get("/jwks.json", summary="Webhook signing key and the RP CA certificate")
+def jwks(ctx: ContextDep) -> dict[str, Any]:
+    signer = ctx.webhook_signer
+    return {
+        "keys": [{**signer.public_jwk, "kid": signer.kid, "alg": signer.alg, "use": "sig"}],
+        "rp_ca": list(to_x5c([ctx.ca.certificate])),
+    }
+
+
+@router.post("/requests", status_code=201, summary="Create a presentation request")
+def create_request(
+    body: RequestIn, rp: RpDep, session: SessionDep, ctx: ContextDep
+) -> dict[str, Any]:
+    created = service.create_request(
+        session,
+        ctx,
+        rp,
+        preset=body.preset,
+        dcql_query=body.dcql_query,
+        purpose=body.purpose,
+        response_mode=body.response_mode,
+    )
+    return created.to_json()
+
+
+@router.get("/requests/{request_id}/result", summary="The result, once")
+def result(request_id: str, rp: RpDep, session: SessionDep, ctx: ContextDep) -> Response:
+    found = service.fetch_result(session, ctx, rp, request_id)
+    if found is None:
+        return Response('{"status": "pending"}', status_code=202, media_type="application/json")
+    return Response(json.dumps(found, ensure_ascii=False), media_type="application/json")
+
+
+@router.get("/requests/{request_id}/qr.png", summary="Cross-device QR code")
+def qr(request_id: str, session: SessionDep, ctx: ContextDep) -> Response:
+    service.get_request_object(session, ctx, request_id)
+    row_uri = ctx.url(f"/request-objects/{request_id}")
+    client_id = _client_id_of(session, request_id)
+    link = urlencode({"client_id": client_id, "request_uri": row_uri}, quote_via=quote)
+    image = qrcode.make(f"openid4vp://?{link}")
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return Response(buffer.getvalue(), media_type="image/png")
+
+
+def _client_id_of(session: Session, request_id: str) -> str:
+    row = session.get(VerificationRequest, request_id)
+    rp = session.get(RelyingParty, row.rp_id) if row else None
+    return rp.client_id if rp else ""
+
+
+@router.get("/request-objects/{request_id}", summary="The signed request object (request_uri)")
+def request_object_get(request_id: str, session: SessionDep, ctx: ContextDep) -> Response:
+    token = service.get_request_object(session, ctx, request_id)
+    return Response(token, media_type=JWT_REQUEST_MEDIA)
+
+
+@router.post("/request-objects/{request_id}", summary="request_uri_method=post")
+def request_object_post(
+    request_id: str,
+    session: SessionDep,
+    ctx: ContextDep,
+    wallet_nonce: Annotated[str | None, Form()] = None,
+    wallet_metadata: Annotated[str | None, Form()] = None,
+) -> Response:
+    token = service.get_request_object(session, ctx, request_id, wallet_nonce=wallet_nonce)
+    return Response(token, media_type=JWT_REQUEST_MEDIA)
+
+
+@router.post("/responses/{request_id}", summary="The wallet's response (direct_post[.jwt])")
+def response_endpoint(
+    request_id: str,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    vp_token: Annotated[str | None, Form()] = None,
+    state: Annotated[str | None, Form()] = None,
+    response: Annotated[str | None, Form()] = None,
+) -> dict[str, Any]:
+    form = {
+        k: v
+        for k, v in (("vp_token", vp_token), ("state", state), ("response", response))
+        if v is not None
+    }
+    # Never hold a transaction while verifying: the status list may be fetched over HTTP
+    # from this service, and on SQLite each transaction holds the write lock.
+    with runtime.db.transaction() as session:
+        pending = service.load_pending(session, ctx, request_id)
+    outcome: VerifiedPresentation | ELicenseError
+    try:
+        outcome = service.verify(ctx, pending, form)
+    except ELicenseError as exc:
+        outcome = exc
+    with runtime.db.transaction() as session:
+        result = service.record(session, ctx, pending, outcome)
+    if pending.webhook_url:
+        _deliver(ctx, pending.webhook_url, result)
+    if isinstance(outcome, ELicenseError):
+        raise outcome
+    return {}
+
+
+def _deliver(ctx: VerificationContext, url: str, result: dict[str, Any]) -> None:
+    body = service.webhook_body(ctx, result)
+    try:
+        ctx.webhooks.post(url, content=body, headers={"Content-Type": "application/jwt"})
+    except httpx.HTTPError as exc:  # delivery is best effort; the RP can still poll
+        log.warning("webhook delivery failed: %s", type(exc).__name__)

@@ -1,0 +1,105 @@
+"""What the verifier needs at run time, built once per process.
+
+:func:`build_context` gathers the catalogue and presets, the trust list (given; or the
+platform's own issuer keys when the runtime carries them, as ``elicense keys
+export-trust`` would write; or ``<data dir>/trust.json``), the RP CA (generated on
+first start into ``<data dir>/keys/rp_ca/``), the webhook signing key, the status list
+cache and the tolerances. Tests pass ``status_transport`` / ``webhook_transport``
+(``httpx`` transports) to route HTTP to the app or to a capture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from elicense.catalog import Catalog, load_catalog
+from elicense.crypto.keystore import LocalSigner
+from elicense.crypto.trust import TrustList, single_issuer
+from elicense.errors import ConfigError
+from elicense.runtime import Runtime
+from elicense.storage.sealing import Sealer
+from elicense.verification import policy, rp_ca
+from elicense.verification.checks import Verifier
+from elicense.verification.status_cache import StatusListCache
+
+ROUTE_PREFIX = "/verification"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VerificationContext:
+    base_url: str
+    catalog: Catalog
+    presets: dict[str, policy.Preset]
+    ca: rp_ca.RpCa
+    webhook_signer: LocalSigner
+    verifier: Verifier
+    sealer: Sealer
+    webhooks: httpx.Client
+    request_ttl: int = 300
+    result_retention: int = 600
+    admin_token: str | None = None
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{ROUTE_PREFIX}{path}"
+
+
+def build_context(
+    runtime: Runtime,
+    *,
+    trust: TrustList | None = None,
+    catalog: Catalog | None = None,
+    status_transport: httpx.BaseTransport | None = None,
+    webhook_transport: httpx.BaseTransport | None = None,
+    request_ttl: int = 300,
+    result_retention: int = 600,
+    admin_token: str | None = None,
+) -> VerificationContext:
+    settings = runtime.settings
+    catalog = catalog or load_catalog(base_url=settings.public_base_url)
+    trust = trust or _platform_trust(runtime)
+    keys_dir = settings.keys_dir / "rp_ca"
+    return VerificationContext(
+        base_url=settings.public_base_url,
+        catalog=catalog,
+        presets=policy.load_presets(catalog),
+        ca=rp_ca.load_or_create(keys_dir),
+        webhook_signer=_webhook_signer(keys_dir),
+        verifier=Verifier(trust, catalog, StatusListCache(trust, transport=status_transport)),
+        sealer=runtime.sealer,
+        webhooks=httpx.Client(transport=webhook_transport, timeout=5.0),
+        request_ttl=request_ttl,
+        result_retention=result_retention,
+        admin_token=admin_token,
+    )
+
+
+def _platform_trust(runtime: Runtime) -> TrustList:
+    keys: Any = getattr(runtime, "issuer_keys", None)
+    if keys is not None:
+        return single_issuer(keys.issuer_url, keys.jwks()["keys"])
+    path = runtime.settings.data_dir / "trust.json"
+    if path.exists():
+        return TrustList.load(path)
+    raise ConfigError(f"verifier has no trust list: no issuer keys and no {path}")
+
+
+def _webhook_signer(directory: Path) -> LocalSigner:
+    path = directory / "webhook.key.pem"
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return LocalSigner(key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    return LocalSigner(key)

@@ -1,0 +1,81 @@
+"""Tables owned by the verification part.
+
+* ``verification_rps`` — registered relying parties: name, unified social credit code,
+  sector, region, client host and OpenID4VP ``client_id``, grants (JSON), the access
+  certificate (PEM) and its private key sealed at rest, the API secret's SHA-256 (the
+  secret is 256 random bits, shown once), an optional webhook URL.
+* ``verification_requests`` — one OpenID4VP request: its single-use ``nonce``
+  (unique), purpose, DCQL query, response mode, the signed request object, the sealed
+  ephemeral decryption key for ``direct_post.jwt``, ``state`` (``pending`` →
+  ``verified``/``rejected``), the result (checks and disclosed values, sealed) until it
+  is fetched or ``result_expires_at`` passes.
+* ``verification_history`` — one row per verification for the citizen's history: RP,
+  credential types, claim *names* (never values), outcome and code, and the holder key
+  thumbprint the wallet can look its history up by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from elicense.storage.base import Base
+
+
+class RelyingParty(Base):
+    __tablename__ = "verification_rps"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    sector: Mapped[str] = mapped_column(String(40))
+    region: Mapped[str] = mapped_column(String(6))
+    client_host: Mapped[str] = mapped_column(String(253), unique=True)
+    client_id: Mapped[str] = mapped_column(String(300), unique=True)
+    grants: Mapped[list[Any]] = mapped_column(JSON)
+    certificate_pem: Mapped[str] = mapped_column(Text)
+    access_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime]
+    disabled_at: Mapped[dt.datetime | None]
+
+
+class VerificationRequest(Base):
+    __tablename__ = "verification_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rp_id: Mapped[str] = mapped_column(ForeignKey("verification_rps.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    dcql_query: Mapped[dict[str, Any]] = mapped_column(JSON)
+    response_mode: Mapped[str] = mapped_column(String(20))
+    request_object: Mapped[str] = mapped_column(Text)
+    decryption_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    result_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    completed_at: Mapped[dt.datetime | None]
+    result_expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    fetched_at: Mapped[dt.datetime | None]
+
+
+class VerificationHistory(Base):
+    __tablename__ = "verification_history"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(40), index=True)
+    rp_id: Mapped[str] = mapped_column(String(40), index=True)
+    rp_name: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(64))
+    credential_types: Mapped[list[Any]] = mapped_column(JSON)
+    claim_names: Mapped[list[Any]] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    holder_thumbprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime]

@@ -1,0 +1,131 @@
+"""Status lists for the verifier: fetched over HTTP, verified once, cached for ``ttl``.
+
+:class:`StatusListCache` keeps each verified Status List Token for
+``min(ttl, max_ttl)`` seconds (``ttl`` from the token, the issuer's refresh hint;
+``max_ttl`` bounds it), fetches at most once per URI at a time (a lock per URI), and
+fails **closed**: a list that cannot be fetched or verified raises
+:class:`~elicense.errors.StatusUnavailable` (``status_list_unreachable`` with the
+reason) or the checker's specific code, never "valid". The list's URI must share the
+origin of the credential's issuer (``status_uri_untrusted`` otherwise), so a
+credential cannot make the verifier fetch arbitrary URLs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import httpx
+
+from elicense import clock
+from elicense.crypto.trust import IssuerKey, TrustList
+from elicense.errors import (
+    CredentialRevoked,
+    CredentialSuspended,
+    InvalidToken,
+    StatusUnavailable,
+)
+from elicense.formats.sd_jwt_vc import StatusReference
+from elicense.status import check
+from elicense.status.token import JWT_MEDIA_TYPE
+from elicense.status.token_status_list import Status, StatusList
+
+DEFAULT_MAX_TTL = 300
+DEFAULT_TIMEOUT = 3.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Entry:
+    status_list: StatusList
+    fresh_until: int
+
+
+class StatusListCache:
+    """Verified status lists by URI, shared by every verification in the process."""
+
+    def __init__(
+        self,
+        trust: TrustList,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        max_ttl: int = DEFAULT_MAX_TTL,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._trust = trust
+        self._client = httpx.Client(transport=transport, timeout=timeout)
+        self._max_ttl = max_ttl
+        self._entries: dict[str, _Entry] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.fetches = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def check(self, issuer: str, reference: StatusReference) -> Status:
+        """:attr:`Status.VALID` or raise revoked / suspended / unavailable."""
+        _require_same_origin(issuer, reference.uri)
+        status_list = self._list(issuer, reference.uri)
+        if reference.idx >= status_list.size:
+            raise InvalidToken(
+                f"status index {reference.idx} is outside the list",
+                code="status_index_out_of_range",
+            )
+        value = status_list[reference.idx]
+        if value == Status.VALID:
+            return Status.VALID
+        if value == Status.INVALID:
+            raise CredentialRevoked("the credential has been revoked")
+        if value == Status.SUSPENDED:
+            raise CredentialSuspended("the credential is suspended")
+        raise StatusUnavailable(f"unknown status value {value:#x}", code="status_value_unknown")
+
+    def _list(self, issuer: str, uri: str) -> StatusList:
+        entry = self._entries.get(uri)
+        if entry is not None and clock.epoch() < entry.fresh_until:
+            return entry.status_list
+        with self._lock_for(uri):
+            entry = self._entries.get(uri)
+            if entry is not None and clock.epoch() < entry.fresh_until:
+                return entry.status_list
+            entry = self._fetch(issuer, uri)
+            self._entries[uri] = entry
+            return entry.status_list
+
+    def _lock_for(self, uri: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(uri, threading.Lock())
+
+    def _fetch(self, issuer: str, uri: str) -> _Entry:
+        self.fetches += 1
+        try:
+            response = self._client.get(uri, headers={"Accept": JWT_MEDIA_TYPE})
+        except httpx.HTTPError as exc:
+            raise StatusUnavailable(
+                f"status list unreachable: {type(exc).__name__}", code="status_list_unreachable"
+            ) from None
+        if response.status_code != 200:
+            raise StatusUnavailable(
+                f"status list unreachable: HTTP {response.status_code}",
+                code="status_list_unreachable",
+            )
+        verified = check.verify_status_list_token(response.text, self._keys(issuer), uri=uri)
+        ttl = min(verified.ttl or self._max_ttl, self._max_ttl)
+        fresh_until = clock.epoch() + ttl
+        if verified.exp is not None:
+            fresh_until = min(fresh_until, verified.exp)
+        return _Entry(verified.status_list, fresh_until)
+
+    def _keys(self, issuer: str) -> Sequence[IssuerKey]:
+        trusted = self._trust.issuers.get(issuer)
+        if trusted is None:
+            return []
+        return [IssuerKey(k, trusted.allowed_algs, issuer) for k in trusted.keys.values()]
+
+
+def _require_same_origin(issuer: str, uri: str) -> None:
+    a, b = urlsplit(issuer), urlsplit(uri)
+    if (a.scheme, a.netloc) != (b.scheme, b.netloc):
+        raise InvalidToken("status list is not hosted by the issuer", code="status_uri_untrusted")
