@@ -247,3 +247,74 @@ class Gone(ELicenseError):
     code = "gone"
     status = 410
     title = "Gone"
+
+
+# --- issuance (OpenID4VCI 1.0, RFC 6749 / RFC 9449) ------------------------------------
+
+
+class IssuanceError(ELicenseError):
+    """An OpenID4VCI / OAuth error; ``protocol_error`` is the ``error`` value sent."""
+
+    code = "invalid_request"
+    status = 400
+    title = "Invalid issuance request"
+    protocol_error = "invalid_request"
+
+
+class InvalidGrant(IssuanceError):
+    code = "invalid_grant"
+    protocol_error = "invalid_grant"
+
+
+class UnsupportedGrantType(IssuanceError):
+    code = "unsupported_grant_type"
+    protocol_error = "unsupported_grant_type"
+
+
+class InvalidDpopProof(IssuanceError):
+    code = "invalid_dpop_proof"
+    protocol_error = "invalid_dpop_proof"
+
+
+class InvalidAccessToken(IssuanceError):
+    code = "access_token_invalid"
+    status = 401
+    title = "Invalid access token"
+    protocol_error = "invalid_token"
+
+
+class InvalidCredentialRequest(IssuanceError):
+    code = "invalid_credential_request"
+    protocol_error = "invalid_credential_request"
+
+
+class UnknownCredentialConfiguration(IssuanceError):
+    code = "unknown_credential_configuration"
+    protocol_error = "unknown_credential_configuration"
+
+
+class InvalidProof(IssuanceError):
+    code = "invalid_proof"
+    protocol_error = "invalid_proof"
+
+
+class InvalidNonce(IssuanceError):
+    code = "invalid_nonce"
+    protocol_error = "invalid_nonce"
+
+
+class CredentialRequestDenied(IssuanceError):
+    code = "credential_request_denied"
+    status = 403
+    title = "Credential request denied"
+    protocol_error = "credential_request_denied"
+
+
+class InvalidNotificationId(IssuanceError):
+    code = "invalid_notification_id"
+    protocol_error = "invalid_notification_id"
+
+
+class InvalidNotificationRequest(IssuanceError):
+    code = "invalid_notification_request"
+    protocol_error = "invalid_notification_request"

@@ -198,3 +198,35 @@ class AuditEntry(Base):
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str] = mapped_column(String(64), index=True)
     details: Mapped[dict[str, Any]]
+
+
+class HealthEnrollment(Base):
+    """A person's enrolment in a health insurance scheme (source of the health card)."""
+
+    __tablename__ = "registry_health_enrollments"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("registry_persons.id"), index=True)
+    card_number: Mapped[str] = mapped_column(String(32), unique=True)
+    insured_region: Mapped[str] = mapped_column(String(6))
+    scheme: Mapped[str] = mapped_column(String(32))
+    enrolled_on: Mapped[dt.date]
+    cancelled_on: Mapped[dt.date | None]
+    created_at: Mapped[dt.datetime]
+
+
+class TravelPermit(Base):
+    """A mainland–Hong Kong exit-entry permit and its current endorsement."""
+
+    __tablename__ = "registry_travel_permits"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("registry_persons.id"), index=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    endorsement_type: Mapped[str] = mapped_column(String(32))
+    permitted_entries: Mapped[int] = mapped_column(Integer)
+    endorsement_valid_from: Mapped[dt.date]
+    endorsement_valid_until: Mapped[dt.date]
+    cancelled_on: Mapped[dt.date | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]

@@ -30,6 +30,13 @@ from elicense.registry.clerks import (
     revoke_token,
     set_password,
 )
+from elicense.registry.health import (
+    HealthEnrollmentRecord,
+    active_health_enrollment,
+    cancel_health_enrollment,
+    enroll_health,
+    get_health_enrollment,
+)
 from elicense.registry.marriages import (
     dissolve_marriage,
     find_marriage_by_certificate,
@@ -55,11 +62,32 @@ from elicense.registry.persons import (
     set_reference_template,
     update_person_name,
 )
+from elicense.registry.travel import (
+    Endorsement,
+    TravelPermitRecord,
+    active_travel_permit,
+    cancel_travel_permit,
+    endorse_travel_permit,
+    get_travel_permit,
+    issue_travel_permit,
+)
 from elicense.registry.types import *  # noqa: F403  (the records travel with the functions)
 from elicense.registry.types import __all__ as _types
 
 __all__ = [
     *_types,
+    "Endorsement",
+    "HealthEnrollmentRecord",
+    "TravelPermitRecord",
+    "active_health_enrollment",
+    "active_travel_permit",
+    "cancel_health_enrollment",
+    "cancel_travel_permit",
+    "endorse_travel_permit",
+    "enroll_health",
+    "get_health_enrollment",
+    "get_travel_permit",
+    "issue_travel_permit",
     "actor_for_token",
     "audit_entries",
     "authenticate",

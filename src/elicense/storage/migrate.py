@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "elicense.registry.models",
     "elicense.status.models",
     "elicense.proofing.models",
+    "elicense.issuance.models",
     "elicense.verification.models",
 )
 

@@ -27,6 +27,11 @@ EVENT_TYPES = frozenset(
         "appointment.booked",
         "appointment.cancelled",
         "appointment.rescheduled",
+        "health_enrollment.registered",
+        "health_enrollment.cancelled",
+        "travel_permit.issued",
+        "travel_permit.endorsed",
+        "travel_permit.cancelled",
     }
 )
 

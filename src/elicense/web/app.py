@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from elicense import __version__
-from elicense.errors import ELicenseError
+from elicense.errors import ELicenseError, IssuanceError
+from elicense.runtime import with_catalog
 from elicense.web.deps import Runtime
 
 log = logging.getLogger("elicense.web")
@@ -18,14 +21,22 @@ PROBLEM = "application/problem+json"
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    from elicense.issuance.api import oauth_error_response
+
+    runtime = with_catalog(runtime)
     app = FastAPI(
         title="eLicense",
         version=__version__,
         description="Issue electronic certificates and licenses to citizens' phones; "
         "verify them anywhere.",
+        lifespan=_lifespan,
     )
     app.state.runtime = runtime
+    app.state.status_signers = runtime.issuer_keys
+    app.state.event_loop = None
     app.add_exception_handler(ELicenseError, _domain_error)
+    app.add_exception_handler(IssuanceError, oauth_error_response)
+    app.middleware("http")(_wake_events_after_registry_writes)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     for router in _routers():
@@ -40,10 +51,48 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 
 def _routers() -> list[Any]:
+    from elicense.issuance.api import router as issuance_router
     from elicense.proofing.api import router as proofing_router
     from elicense.registry.api import router as registry_router
+    from elicense.status.api import router as status_router
 
-    return [registry_router, proofing_router]
+    return [registry_router, proofing_router, issuance_router, status_router]
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Server processes (``open_runtime``) provision issuer keys and run the life-event
+    processor in a thread: once at start, then when woken or every few seconds."""
+    from elicense.issuance.events import EventLoop
+
+    runtime: Runtime = app.state.runtime
+    loop = None
+    if runtime.background_events and runtime.catalog is not None:
+        assert runtime.issuer_keys is not None
+        runtime.issuer_keys.provision()
+        loop = EventLoop(runtime.db, runtime.catalog)
+        loop.start()
+        app.state.event_loop = loop
+    try:
+        yield
+    finally:
+        if loop is not None:
+            loop.stop()
+
+
+async def _wake_events_after_registry_writes(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    loop = request.app.state.event_loop
+    if (
+        loop is not None
+        and request.method != "GET"
+        and request.url.path.startswith("/registry")
+        and response.status_code < 400
+    ):
+        loop.wake()
+    return response
 
 
 def _problem(body: dict[str, Any], status: int) -> JSONResponse:
