@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from elicense import clock
 from elicense.config import load_settings
 from elicense.errors import Conflict
+from elicense.proofing import api as proofing_api
 from elicense.proofing import service
 from elicense.proofing.challenge import Action
 from elicense.registry import resident_id
@@ -234,9 +235,9 @@ def test_rate_limit_per_client(env: Env) -> None:
     unknown = resident_id.generate(sequence=997)
     codes = [
         env.client.post("/proofing/sessions", json={"id_number": unknown}).status_code
-        for _ in range(service.RATE_LIMIT_PER_MINUTE + 1)
+        for _ in range(proofing_api.RATE_LIMIT_PER_MINUTE + 1)
     ]
-    assert codes[:-1] == [404] * service.RATE_LIMIT_PER_MINUTE
+    assert codes[:-1] == [404] * proofing_api.RATE_LIMIT_PER_MINUTE
     assert codes[-1] == 429
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from fastapi import APIRouter, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Request, UploadFile, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUpload
@@ -23,9 +23,12 @@ from elicense.proofing.engine import CapturedFrame
 from elicense.proofing.images import MAX_IMAGE_BYTES
 from elicense.proofing.liveness import MAX_FRAMES
 from elicense.registry.api import Registrar
-from elicense.web.deps import RuntimeDep, SealerDep, SessionDep
+from elicense.web.deps import RuntimeDep, SealerDep, SessionDep, rate_limit
 
 router = APIRouter(prefix="/proofing", tags=["proofing"])
+#: Requests per client address per minute, for session starts and frame posts alike.
+RATE_LIMIT_PER_MINUTE = 20
+_limited = [Depends(rate_limit("proofing", RATE_LIMIT_PER_MINUTE))]
 #: A 640x480 camera frame is ~50 KB; anything near these caps is not a camera burst.
 MAX_FRAME_BYTES = 2 * 1024 * 1024
 MAX_BURST_BYTES = 24 * 1024 * 1024
@@ -79,9 +82,13 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionOut,
+    dependencies=_limited,
+)
 def start(body: StartIn, request: Request, runtime: RuntimeDep) -> SessionOut:
-    service.hit_rate_limit(runtime.db, _client(request))
     with runtime.db.transaction() as session:
         view = service.start_session(session, runtime.sealer, body.id_number, _client(request))
     return _out(view)
@@ -92,9 +99,8 @@ def get(session_id: str, session: SessionDep) -> SessionOut:
     return _out(service.get_session(session, session_id))
 
 
-@router.post("/sessions/{session_id}/frames", response_model=SessionOut)
+@router.post("/sessions/{session_id}/frames", response_model=SessionOut, dependencies=_limited)
 async def frames(session_id: str, request: Request, runtime: RuntimeDep) -> SessionOut:
-    await run_in_threadpool(service.hit_rate_limit, runtime.db, _client(request))
     burst = await _read_burst(request)
     view = await run_in_threadpool(
         service.submit_frames, runtime.db, runtime.sealer, session_id, burst

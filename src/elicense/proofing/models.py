@@ -67,13 +67,3 @@ class VerifiedIdentity(Base):
     verified_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
     consumed_at: Mapped[dt.datetime | None]
-
-
-class RateWindow(Base):
-    """Requests per client key in the current fixed window (shared by all workers)."""
-
-    __tablename__ = "proofing_rate_windows"
-
-    client_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window_start: Mapped[int] = mapped_column(Integer, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer)

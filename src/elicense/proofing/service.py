@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,6 @@ from elicense.errors import (
     IdentityLocked,
     NotFound,
     ProofingError,
-    RateLimited,
 )
 from elicense.proofing import engine
 from elicense.proofing.challenge import Action, Challenge
@@ -40,7 +39,6 @@ from elicense.proofing.liveness import MAX_FRAMES, MIN_BURST_SECONDS, MIN_FRAMES
 from elicense.proofing.models import (
     IdentityLock,
     ProofingSession,
-    RateWindow,
     SeenFrame,
     VerifiedIdentity,
 )
@@ -53,8 +51,6 @@ from elicense.storage.sealing import Sealer
 MAX_FAILED_SESSIONS = 5
 FAILURE_WINDOW = dt.timedelta(hours=24)
 VERIFIED_IDENTITY_TTL = dt.timedelta(minutes=15)
-#: Requests per client (address) per minute across session starts and frame posts.
-RATE_LIMIT_PER_MINUTE = 20
 _INDEX_CONTEXT = "proofing.id_number"
 
 
@@ -83,37 +79,7 @@ class VerifiedIdentityRecord:
     expires_at: dt.datetime
 
 
-# --- rate limits and locks -------------------------------------------------------------
-
-
-def hit_rate_limit(db: Database, client_key: str, limit: int = RATE_LIMIT_PER_MINUTE) -> None:
-    """Count one request for ``client_key`` in its own transaction; raise when over."""
-    window = clock.epoch() // 60 * 60
-    key = hashlib.sha256(client_key.encode()).hexdigest()
-    with db.transaction() as session:
-        bumped = session.execute(
-            update(RateWindow)
-            .where(RateWindow.client_key == key, RateWindow.window_start == window)
-            .values(count=RateWindow.count + 1)
-        )
-        if bumped.rowcount == 0:  # type: ignore[attr-defined]
-            try:
-                with session.begin_nested():
-                    session.add(RateWindow(client_key=key, window_start=window, count=1))
-            except IntegrityError:
-                session.execute(
-                    update(RateWindow)
-                    .where(RateWindow.client_key == key, RateWindow.window_start == window)
-                    .values(count=RateWindow.count + 1)
-                )
-        session.execute(delete(RateWindow).where(RateWindow.window_start < window - 60))
-        count = session.scalar(
-            select(RateWindow.count).where(
-                RateWindow.client_key == key, RateWindow.window_start == window
-            )
-        )
-    if count is not None and count > limit:
-        raise RateLimited("too many identity checks from this client; wait a minute")
+# --- locks ------------------------------------------------------------------------------
 
 
 def _active_lock(session: Session, index: str) -> IdentityLock | None:

@@ -40,9 +40,15 @@ from elicense.registry.schemas import (
     TokenOut,
 )
 from elicense.registry.types import PUBLIC, Actor, NewPerson, Role
-from elicense.web.deps import SealerDep, SessionDep
+from elicense.web.deps import SealerDep, SessionDep, rate_limit
 
 router = APIRouter(prefix="/registry", tags=["registry"])
+#: Citizens' appointment steps answer without a token (and say whether an ID number is
+#: known), and confirmation codes can be guessed: both are rate limited per client.
+PUBLIC_PER_MINUTE = 30
+LOGIN_PER_MINUTE = 10
+_public_limited = [Depends(rate_limit("registry.public", PUBLIC_PER_MINUTE))]
+_login_limited = [Depends(rate_limit("registry.login", LOGIN_PER_MINUTE))]
 _bearer = HTTPBearer(auto_error=False, description="Clerk token from POST /registry/auth/token")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -77,7 +83,7 @@ Overseer = Annotated[Actor, Depends(_role(Role.AUDITOR, Role.ADMIN))]
 # --- clerks -------------------------------------------------------------------------
 
 
-@router.post("/auth/token", response_model=TokenOut)
+@router.post("/auth/token", response_model=TokenOut, dependencies=_login_limited)
 def login(body: LoginIn, session: SessionDep) -> TokenOut:
     """Exchange a clerk's username and password for a bearer token."""
     issued = service.login(session, body.username, body.password)
@@ -167,7 +173,12 @@ def free_slots(
 # --- appointments -------------------------------------------------------------------
 
 
-@router.post("/appointments", status_code=status.HTTP_201_CREATED, response_model=BookingOut)
+@router.post(
+    "/appointments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BookingOut,
+    dependencies=_public_limited,
+)
 def book(body: BookingIn, session: SessionDep, sealer: SealerDep, actor: MaybeClerk) -> BookingOut:
     receipt = service.book_appointment(
         session,
@@ -187,12 +198,20 @@ def get_appointment(appointment_id: str, session: SessionDep, actor: AnyClerk) -
     return AppointmentOut.of(service.get_appointment(session, appointment_id))
 
 
-@router.post("/appointments/{appointment_id}/confirm", response_model=AppointmentOut)
+@router.post(
+    "/appointments/{appointment_id}/confirm",
+    response_model=AppointmentOut,
+    dependencies=_public_limited,
+)
 def confirm(appointment_id: str, body: CodeIn, session: SessionDep) -> AppointmentOut:
     return AppointmentOut.of(service.confirm_appointment(session, appointment_id, body.code))
 
 
-@router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentOut)
+@router.post(
+    "/appointments/{appointment_id}/cancel",
+    response_model=AppointmentOut,
+    dependencies=_public_limited,
+)
 def cancel(
     appointment_id: str, body: CancelIn, session: SessionDep, actor: MaybeClerk
 ) -> AppointmentOut:
@@ -200,7 +219,11 @@ def cancel(
     return AppointmentOut.of(appointment)
 
 
-@router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentOut)
+@router.post(
+    "/appointments/{appointment_id}/reschedule",
+    response_model=AppointmentOut,
+    dependencies=_public_limited,
+)
 def reschedule(
     appointment_id: str, body: RescheduleIn, session: SessionDep, actor: MaybeClerk
 ) -> AppointmentOut:

@@ -20,6 +20,7 @@ from elicense.storage.db import Database
 # Modules that declare tables; importing them registers the tables on Base.metadata.
 MODEL_MODULES = (
     "elicense.storage.outbox",
+    "elicense.storage.ratelimit",
     "elicense.registry.models",
     "elicense.status.models",
     "elicense.proofing.models",

@@ -7,16 +7,25 @@ module globals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from elicense.runtime import Runtime
+from elicense.storage import ratelimit
 from elicense.storage.sealing import Sealer
 
-__all__ = ["Runtime", "RuntimeDep", "SealerDep", "SessionDep", "get_runtime", "get_session"]
+__all__ = [
+    "Runtime",
+    "RuntimeDep",
+    "SealerDep",
+    "SessionDep",
+    "get_runtime",
+    "get_session",
+    "rate_limit",
+]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -37,3 +46,19 @@ def get_sealer(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Sealer:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SealerDep = Annotated[Sealer, Depends(get_sealer)]
+
+
+def rate_limit(scope: str, per_minute: int) -> Callable[[Request, Runtime], None]:
+    """A route dependency counting requests per client address for ``scope``.
+
+    Put it in the route decorator's ``dependencies=[...]``: FastAPI resolves those
+    before the request's own transaction opens, so the count is committed even when the
+    request fails (and no second transaction is opened while the first holds SQLite's
+    write lock).
+    """
+
+    def check(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> None:
+        client = request.client.host if request.client else "unknown"
+        ratelimit.hit(runtime.db, scope, client, per_minute)
+
+    return check

@@ -1,4 +1,4 @@
-"""proofing: sessions, seen frames, identity locks, verified identities, rate windows
+"""proofing: sessions, seen frames, identity locks, verified identities
 
 Revision ID: 0400_proofing
 Revises: 0001_storage
@@ -70,17 +70,10 @@ def upgrade() -> None:
         "proofing_verified_identities",
         ["person_id"],
     )
-    op.create_table(
-        "proofing_rate_windows",
-        sa.Column("client_key", sa.String(64), primary_key=True),
-        sa.Column("window_start", sa.Integer(), primary_key=True),
-        sa.Column("count", sa.Integer(), nullable=False),
-    )
 
 
 def downgrade() -> None:
     for table in (
-        "proofing_rate_windows",
         "proofing_verified_identities",
         "proofing_identity_locks",
         "proofing_seen_frames",
