@@ -141,6 +141,8 @@ def token(
     granted = service.redeem_pre_authorized_code(
         session, grant_type=grant_type, code=pre_authorized_code, tx_code=tx_code, dpop=proof
     )
+    if isinstance(granted, IssuanceError):
+        return oauth_error_json(granted)  # not raised: the failure count must commit
     body = {
         "access_token": granted.access_token,
         "token_type": "DPoP",
@@ -182,9 +184,9 @@ def _grant(
             now=clock.epoch(),
             access_token=access_token,
         )
+        return service.authenticate(session, access_token, proof)
     except InvalidDpopProof as exc:
         raise ResourceDpopError(exc.message, code=exc.instance_code) from None
-    return service.authenticate(session, access_token, proof)
 
 
 class ResourceDpopError(InvalidDpopProof):
@@ -231,6 +233,11 @@ def notification(
 async def oauth_error_response(_request: Request, exc: Exception) -> JSONResponse:
     """``{"error", "error_description"}`` (RFC 6749 / OpenID4VCI) plus our problem fields."""
     assert isinstance(exc, ELicenseError)
+    return oauth_error_json(exc)
+
+
+def oauth_error_json(exc: ELicenseError) -> JSONResponse:
+    """The OAuth/OpenID4VCI error body for ``exc`` (with its problem+json fields)."""
     body = exc.to_problem()
     body["error"] = exc.protocol_error or "invalid_request"
     body["error_description"] = exc.message

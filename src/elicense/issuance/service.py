@@ -216,8 +216,12 @@ def redeem_pre_authorized_code(
     code: str | None,
     tx_code: str | None,
     dpop: DpopProof,
-) -> GrantedToken:
-    """Exchange a pre-authorized code (once) for an access token bound to the DPoP key."""
+) -> GrantedToken | InvalidGrant:
+    """Exchange a pre-authorized code (once) for an access token bound to the DPoP key.
+
+    A wrong transaction code is *returned* (not raised) as :class:`InvalidGrant` so that
+    the caller commits the failure count before answering with the error.
+    """
     if grant_type != PRE_AUTHORIZED_GRANT:
         raise UnsupportedGrantType("only the pre-authorized code grant is supported")
     if not code:
@@ -257,12 +261,12 @@ def _tx_code_ok(row: Offer, code: str, tx_code: str | None) -> bool:
     return secrets.compare_digest(row.tx_code_hash, _tx_hash(code, tx_code))
 
 
-def _tx_code_failed(row: Offer) -> GrantedToken:
-    """Count a wrong transaction code; the offer is burnt after a few."""
+def _tx_code_failed(row: Offer) -> InvalidGrant:
+    """Count a wrong transaction code (the offer is burnt after a few); the error to send."""
     row.tx_code_failures += 1
     if row.tx_code_failures >= MAX_TX_CODE_FAILURES:
         row.redeemed_at, row.code_sealed = clock.now(), None
-    raise InvalidGrant("the transaction code is wrong or missing", code="tx_code_invalid")
+    return InvalidGrant("the transaction code is wrong or missing", code="tx_code_invalid")
 
 
 # --- DPoP, nonces, tokens -------------------------------------------------------------------
