@@ -1,8 +1,8 @@
 """What the verifier needs at run time, built once per process.
 
-:func:`build_context` gathers the catalogue and presets, the trust list (given; or the
-platform's own issuer keys when the runtime carries them, as ``elicense keys
-export-trust`` would write; or ``<data dir>/trust.json``), the RP CA (generated on
+:func:`build_context` gathers the catalogue and presets, the trust list (given; or
+``<data dir>/trust.json`` as written by ``elicense keys export-trust``; or the platform's
+own issuer keys when the runtime carries them), the RP CA (generated on
 first start into ``<data dir>/keys/rp_ca/``), the webhook signing key, the status list
 cache and the tolerances. Tests pass ``status_transport`` / ``webhook_transport``
 (``httpx`` transports) to route HTTP to the app or to a capture.
@@ -80,12 +80,12 @@ def build_context(
 
 
 def _platform_trust(runtime: Runtime) -> TrustList:
-    keys: Any = getattr(runtime, "issuer_keys", None)
-    if keys is not None:
-        return single_issuer(keys.issuer_url, keys.jwks()["keys"])
     path = runtime.settings.data_dir / "trust.json"
     if path.exists():
         return TrustList.load(path)
+    keys: Any = getattr(runtime, "issuer_keys", None)
+    if keys is not None:
+        return single_issuer(keys.issuer_url, keys.jwks()["keys"])
     raise ConfigError(f"verifier has no trust list: no issuer keys and no {path}")
 
 
