@@ -34,7 +34,8 @@ def get_runtime(request: Request) -> Runtime:
 
 
 def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, else rolled back."""
+    """One transaction per request: committed when the handler returns (before the
+    response is sent; see :data:`SessionDep`), rolled back on any error."""
     with runtime.db.transaction() as session:
         yield session
 
@@ -44,7 +45,10 @@ def get_sealer(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Sealer:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[Session, Depends(get_session)]
+#: ``scope="function"``: the transaction commits when the handler returns, *before* the
+#: response is sent, so a client's next request always sees this one's writes, and a
+#: failed commit becomes an error response instead of a lost write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SealerDep = Annotated[Sealer, Depends(get_sealer)]
 
 
