@@ -15,8 +15,12 @@ runner = CliRunner()
 def test_every_part_is_mounted() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "db", "registry", "clerk", "keys", "proofing", "verify"):
+    commands = ("serve", "db", "registry", "clerk", "keys", "proofing", "verify", "demo")
+    for command in (*commands, "events", "wallet"):
         assert command in result.output
+    wallet = runner.invoke(app, ["wallet", "--help"])
+    for command in ("receive", "list", "show", "present"):
+        assert command in wallet.output
 
 
 def test_db_upgrade_on_a_fresh_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

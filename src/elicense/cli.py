@@ -15,9 +15,13 @@ import typer
 
 from elicense.console import clear_errors
 from elicense.crypto.cli import keys_app
+from elicense.demo import demo
 from elicense.formats.cli import verify
+from elicense.issuance.cli import events_app
 from elicense.proofing.cli import proofing_app
 from elicense.registry.cli import clerk_app, registry_app
+from elicense.wallet.cli import wallet_app
+from elicense.wallet.present_cli import present
 
 app = typer.Typer(
     name="elicense",
@@ -32,7 +36,11 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(clerk_app, name="clerk")
 app.add_typer(keys_app, name="keys")
 app.add_typer(proofing_app, name="proofing")
+app.add_typer(events_app, name="events")
+app.add_typer(wallet_app, name="wallet")
+wallet_app.command("present")(clear_errors(present))
 app.command("verify")(verify)
+app.command("demo")(demo)
 
 
 @app.command()
