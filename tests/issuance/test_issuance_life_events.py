@@ -180,3 +180,21 @@ def test_crash_between_status_change_and_commit_is_recovered(
     assert states == {"revoked"}
     again = _run_processor(runtime, crash=False)
     assert again.stdout.strip() == "0"
+
+
+def test_events_process_command(
+    runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from elicense.issuance.cli import events_app
+
+    _a, _b, marriage_id, licenses = couple_with_licenses(runtime, client)
+    divorce(runtime, marriage_id)
+    monkeypatch.setenv("ELICENSE_DATABASE_URL", runtime.db.url)
+    monkeypatch.setenv("ELICENSE_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("ELICENSE_PUBLIC_BASE_URL", BASE_URL)
+    result = CliRunner().invoke(events_app, [])
+    assert result.exit_code == 0, result.output
+    assert '"revoked": 2' in result.output
+    assert [status_of(client, c) for c in licenses] == ["revoked", "revoked"]

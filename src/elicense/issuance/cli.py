@@ -21,10 +21,16 @@ def process_command() -> None:
 
     try:
         runtime = open_runtime()
+    except ELicenseError as exc:
+        typer.echo(json.dumps(exc.to_json(), ensure_ascii=False), err=True)
+        raise typer.Exit(1) from None
+    try:
         assert runtime.catalog is not None
         outcomes = process_pending(runtime.db, runtime.catalog)
     except ELicenseError as exc:
         typer.echo(json.dumps(exc.to_json(), ensure_ascii=False), err=True)
         raise typer.Exit(1) from None
+    finally:
+        runtime.db.dispose()
     revoked = sum(len(o.revoked) for o in outcomes)
     typer.echo(json.dumps({"events": len(outcomes), "revoked": revoked}))
