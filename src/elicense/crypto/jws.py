@@ -9,6 +9,7 @@ JSON; headers with ``crit`` are refused (we implement no extensions).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,9 +48,23 @@ def sign_compact(
     full = {"alg": signer.alg, **{k: v for k, v in header.items() if k != "alg"}}
     if add_kid and "kid" not in full and signer.kid:
         full["kid"] = signer.kid
-    signing_input = f"{base64url.encode(_json.dumps(full))}.{base64url.encode(payload)}"
+    signing_input = f"{_encode_header(full)}.{base64url.encode(payload)}"
     signature = signer.sign(signing_input.encode("ascii"))
     return f"{signing_input}.{base64url.encode(signature)}"
+
+
+def _encode_header(header: dict[str, Any]) -> str:
+    """base64url(JSON(header)); headers of plain strings (the usual ``alg``/``typ``/
+    ``kid``) are few and repeat, so their encodings are kept in a small LRU."""
+    for name, value in header.items():
+        if type(name) is not str or type(value) is not str:
+            return base64url.encode(_json.dumps(header))
+    return _encode_string_header(tuple(header.items()))
+
+
+@functools.lru_cache(maxsize=256)
+def _encode_string_header(items: tuple[tuple[str, str], ...]) -> str:
+    return base64url.encode(_json.dumps(dict(items)))
 
 
 def decode_compact(
@@ -61,20 +76,29 @@ def decode_compact(
     if len(parts) != 3:
         raise InvalidToken(f"{what} does not have three parts", code="jws_malformed")
     header_b64, payload_b64, signature_b64 = parts
-    check_size(len(header_b64), limits.max_header_bytes, f"{what} header", "header_too_large")
-    check_size(len(payload_b64), limits.max_payload_bytes, f"{what} payload", "payload_too_large")
-    check_size(
-        len(signature_b64), limits.max_signature_bytes, f"{what} signature", "signature_too_large"
-    )
-    header = _json.loads_object(
-        base64url.decode(header_b64, what=f"{what} header"), what=f"{what} header"
-    )
+    if (
+        len(header_b64) > limits.max_header_bytes
+        or len(payload_b64) > limits.max_payload_bytes
+        or len(signature_b64) > limits.max_signature_bytes
+    ):
+        _check_part_sizes(header_b64, payload_b64, signature_b64, limits, what)
+    header_what = f"{what} header"
+    header = _json.loads_object(base64url.decode(header_b64, what=header_what), what=header_what)
     _check_header(header, what)
+    payload = base64url.decode(payload_b64, what=f"{what} payload")
     return UnverifiedJws(
-        header=header,
-        payload=base64url.decode(payload_b64, what=f"{what} payload"),
-        signing_input=f"{header_b64}.{payload_b64}".encode("ascii"),
-        signature=base64url.decode(signature_b64, what=f"{what} signature"),
+        header,
+        payload,
+        token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii"),
+        base64url.decode(signature_b64, what=f"{what} signature"),
+    )
+
+
+def _check_part_sizes(header: str, payload: str, signature: str, limits: Limits, what: str) -> None:
+    check_size(len(header), limits.max_header_bytes, f"{what} header", "header_too_large")
+    check_size(len(payload), limits.max_payload_bytes, f"{what} payload", "payload_too_large")
+    check_size(
+        len(signature), limits.max_signature_bytes, f"{what} signature", "signature_too_large"
     )
 
 

@@ -45,8 +45,8 @@ def normalize(paths: Iterable[Iterable[Step]]) -> tuple[ClaimPath, ...]:
     """Tuples of validated steps; an empty path or a bad step raises ``ValueError``."""
     result = []
     for path in paths:
-        steps = tuple(path)
-        if not steps or not all(type(s) in _STEP_TYPES for s in steps):
+        steps = path if type(path) is tuple else tuple(path)
+        if not steps or not _STEP_TYPES.issuperset(map(type, steps)):
             raise ValueError(f"invalid claim path {steps!r}")
         result.append(steps)
     return tuple(result)
@@ -92,6 +92,23 @@ class PathSet:
             if path[:end] in exact:
                 return True
         return bool(self._patterns) and any(is_prefix(p, path) for p in self._patterns)
+
+    def wants(self, path: ClaimPath) -> bool:
+        """Is ``path`` a selected claim, an ancestor of one or below one?
+
+        The same as ``leads_below(path) or selects_self_or_ancestor(path)``, in one pass.
+        """
+        if self._prefixes is None:
+            self._prefixes = frozenset(p[:i] for p in self._exact for i in range(1, len(p) + 1))
+        if path in self._prefixes:
+            return True
+        exact = self._exact
+        for end in range(1, len(path)):
+            if path[:end] in exact:
+                return True
+        return bool(self._patterns) and any(
+            leads_to(path, p) or is_prefix(p, path) for p in self._patterns
+        )
 
     def leads_below(self, path: ClaimPath) -> bool:
         """Is ``path`` a selected claim or an ancestor of one?"""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -16,6 +17,7 @@ from elicense.errors import InvalidDisclosure, InvalidToken
 from elicense.formats._claim_paths import ClaimPath
 
 SD = "_sd"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 SD_ALG = "_sd_alg"
 ELLIPSIS = "..."
 DEFAULT_SD_ALG = "sha-256"
@@ -33,6 +35,16 @@ def digest(sd_alg: str, text: str) -> str:
     return base64url.encode(HASH_ALGORITHMS[sd_alg](text.encode("ascii")).digest())
 
 
+SALT_BYTES = 16
+
+
+def new_salts(count: int) -> list[str]:
+    """``count`` fresh salts of 128 bits each (base64url), from one CSPRNG read."""
+    pool = secrets.token_bytes(SALT_BYTES * count)
+    encode = base64url.encode
+    return [encode(pool[i : i + SALT_BYTES]) for i in range(0, len(pool), SALT_BYTES)]
+
+
 class Disclosure(NamedTuple):
     """One Disclosure: ``[salt, name, value]`` (object property) or ``[salt, value]``."""
 
@@ -44,9 +56,8 @@ class Disclosure(NamedTuple):
     @classmethod
     def create(cls, name: str | None, value: Any, salt: str | None = None) -> Disclosure:
         """A new Disclosure with a fresh 128-bit salt."""
-        salt = salt or ids.secret_token(16)
-        array = [salt, value] if name is None else [salt, name, value]
-        return cls(base64url.encode(_json.dumps(array)), salt, name, value)
+        salt = salt or ids.secret_token(SALT_BYTES)
+        return cls(base64url.encode(_array_json(salt, name, value)), salt, name, value)
 
     @classmethod
     def decode(cls, encoded: str, limits: Limits) -> Disclosure:
@@ -71,6 +82,17 @@ class Disclosure(NamedTuple):
         if not isinstance(array[1], str):
             raise InvalidDisclosure("disclosure name is not a string", code="disclosure_bad_name")
         return cls(encoded, array[0], array[1], array[2])
+
+
+def _array_json(salt: str, name: str | None, value: Any) -> bytes:
+    """``_json.dumps([salt, name, value])`` (or ``[salt, value]``), with a shortcut for
+    the usual all-string Disclosure."""
+    if type(value) is str and type(salt) is str and (name is None or type(name) is str):
+        enc = _json.encode_string
+        if name is None:
+            return f"[{enc(salt)},{enc(value)}]".encode()
+        return f"[{enc(salt)},{enc(name)},{enc(value)}]".encode()
+    return _json.dumps([salt, value] if name is None else [salt, name, value])
 
 
 def decoy_digest(sd_alg: str) -> str:
@@ -120,14 +142,29 @@ class Unpacker:
         return value
 
     def _object(self, obj: dict[str, Any], depth: int, path: ClaimPath) -> dict[str, Any]:
-        out = {k: self._value(v, depth + 1, (*path, k)) for k, v in obj.items() if k != SD}
+        # A scalar one level down is taken as is when that level is within max_depth
+        # (what _value would do for it, minus the call).
+        flat = depth < self.max_depth
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            if flat and type(v) in _SCALARS:
+                out[k] = v
+            elif k != SD:
+                out[k] = self._value(v, depth + 1, (*path, k))
+        out.pop(SD, None)
         digests = obj.get(SD, [])
         if not isinstance(digests, list):
             raise InvalidToken("_sd is not an array", code="sd_jwt_sd_not_array")
+        seen, used, by_digest = self.seen, self.used, self.by_digest
         for item in digests:
-            disclosure = self._claim(item)
+            # _claim, inlined for the common case of _sd digests
+            if type(item) is not str or item in seen:
+                self._claim(item)  # raises
+            seen.add(item)
+            disclosure = by_digest.get(item)
             if disclosure is None:
                 continue
+            used.add(item)
             name = disclosure.name
             if name is None:
                 raise InvalidDisclosure(

@@ -50,6 +50,7 @@ from elicense.formats._disclosures import (
     decoy_digest,
     digest,
     index_disclosures,
+    new_salts,
 )
 
 __all__ = [
@@ -81,6 +82,7 @@ SEPARATOR = "~"
 MAX_CLOCK_SKEW = 300
 _MINT = object()
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_NOTHING_REQUIRED: frozenset[str] = frozenset()
 
 
 # --- issuance -----------------------------------------------------------------------
@@ -115,8 +117,8 @@ def issue(
     if sd_alg not in HASH_ALGORITHMS:
         raise UnsupportedAlgorithm(f"_sd_alg {sd_alg} is not supported", code="sd_alg_unsupported")
     sd_paths = _issuable_paths(claims, selectively_disclosable)
-    builder = _Concealer(paths.PathSet(sd_paths), sd_alg, max(0, decoys))
-    payload = builder.object(dict(claims), ())
+    builder = _Concealer(paths.PathSet(sd_paths), sd_alg, max(0, decoys), new_salts(len(sd_paths)))
+    payload = builder.object(claims, ())
     if builder.disclosures:
         payload[SD_ALG] = sd_alg
     token = jws.sign_compact(header or {}, _json.dumps(payload), signer)
@@ -130,7 +132,10 @@ def _issuable_paths(
         sd_paths = paths.normalize(requested)
     except ValueError as exc:
         raise ValidationFailed(str(exc), code="claim_path_invalid") from exc
+    keys = claims.keys()
     for path in sd_paths:
+        if len(path) == 1 and type(path[0]) is str and path[0] in keys:
+            continue
         if not _exists(claims, path):
             raise ValidationFailed(
                 f"claim path {paths.render(path)} is not in the claims", code="claim_path_not_found"
@@ -139,6 +144,8 @@ def _issuable_paths(
 
 
 def _exists(value: Any, path: ClaimPath) -> bool:
+    if len(path) == 1 and type(path[0]) is str:
+        return isinstance(value, Mapping) and path[0] in value
     for depth, step in enumerate(path):
         in_object = type(step) is str and isinstance(value, Mapping) and step in value
         in_array = type(step) is int and isinstance(value, list) and 0 <= step < len(value)
@@ -157,6 +164,8 @@ class _Concealer:
     sd_paths: paths.PathSet
     sd_alg: str
     decoys: int
+    #: Salts drawn for this issuance (one CSPRNG read); each is used once.
+    salts: list[str]
     disclosures: list[Disclosure] = dataclasses.field(default_factory=list)
 
     def value(self, value: Any, path: ClaimPath) -> Any:
@@ -169,7 +178,9 @@ class _Concealer:
         return value
 
     def conceal(self, name: str | None, value: Any) -> str:
-        disclosure = Disclosure.create(name, value)
+        if not self.salts:
+            self.salts = new_salts(8)
+        disclosure = Disclosure.create(name, value, self.salts.pop())
         self.disclosures.append(disclosure)
         return digest(self.sd_alg, disclosure.encoded)
 
@@ -227,16 +238,17 @@ def split(token: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> SdJwtParts:
     if len(parts) - 2 > limits.max_disclosures:
         raise InvalidToken("too many disclosures", code="sd_jwt_too_many_disclosures")
     encoded = parts[1:-1]
-    if any(not d for d in encoded):
+    if "" in encoded:
         raise InvalidDisclosure("an empty disclosure", code="disclosure_empty")
-    for item in encoded:
-        check_size(len(item), limits.max_disclosure_bytes, "disclosure", "disclosure_too_large")
+    if encoded and max(map(len, encoded)) > limits.max_disclosure_bytes:
+        for item in encoded:
+            check_size(len(item), limits.max_disclosure_bytes, "disclosure", "disclosure_too_large")
     kb_jwt = parts[-1] or None
     if kb_jwt is not None:
         check_size(len(kb_jwt), limits.max_kb_jwt_bytes, "KB-JWT", "kb_jwt_too_large")
     return SdJwtParts(
         issuer_jwt=jws.decode_compact(parts[0], limits=limits, what="issuer JWT"),
-        disclosures=tuple(Disclosure.decode(d, limits) for d in encoded),
+        disclosures=tuple([Disclosure.decode(d, limits) for d in encoded]),
         kb_jwt=kb_jwt,
         sd_hash_input=text[: text.rfind(SEPARATOR) + 1],
     )
@@ -247,7 +259,8 @@ def _ascii(token: str | bytes, limits: Limits) -> str:
     try:
         if isinstance(token, bytes):
             return token.decode("ascii")
-        token.encode("ascii")
+        if not token.isascii():
+            token.encode("ascii")  # raises the UnicodeError handled below
         return token
     except UnicodeError as exc:
         raise InvalidToken("SD-JWT is not ASCII", code="sd_jwt_malformed") from exc
@@ -295,7 +308,7 @@ def present(
             code="claim_path_not_found",
         )
     chosen = [d.encoded for d in parts.disclosures if d.encoded in selector.chosen]
-    jwt = parts.sd_hash_input.split(SEPARATOR, 1)[0]
+    jwt = parts.sd_hash_input[: parts.sd_hash_input.index(SEPARATOR)]
     presentation = SEPARATOR.join((jwt, *chosen, ""))
     if key_binding is None:
         return presentation
@@ -324,11 +337,12 @@ class _Selector:
 
     def visit(self, value: Any, path: ClaimPath, disclosure: Disclosure | None) -> None:
         wanted = self.wanted
+        if not wanted.wants(path):
+            # Nothing at, above or below ``path`` is wanted: no Disclosure in it is needed.
+            return
         if wanted.selects(path):
             self.found.update(wanted.matching(path))
-        if disclosure is not None and (
-            wanted.leads_below(path) or wanted.selects_self_or_ancestor(path)
-        ):
+        if disclosure is not None:
             self.chosen.add(disclosure.encoded)
         if type(value) is dict:
             self.object(value, path)
@@ -340,11 +354,11 @@ class _Selector:
         for name, value in obj.items():
             if name == SD:
                 continue
-            if type(value) in _SCALARS:
-                if wanted.selects((*path, name)):
-                    self.found.update(wanted.matching((*path, name)))
-            else:
-                self.visit(value, (*path, name), None)
+            child = (*path, name)
+            if type(value) not in _SCALARS:
+                self.visit(value, child, None)
+            elif wanted.selects(child):
+                self.found.update(wanted.matching(child))
         for item in obj.get(SD, ()):
             found = self.by_digest.get(item) if isinstance(item, str) else None
             if found is not None and found.name is not None:
@@ -495,11 +509,16 @@ def _sd_alg(payload: Mapping[str, Any], allowed: frozenset[str]) -> str:
 
 def check_validity(claims: Mapping[str, Any], required: frozenset[str], skew: int) -> None:
     """``exp``/``nbf``/``iat`` against the clock with ``skew`` seconds of tolerance."""
-    for name in sorted(required):
-        if name not in claims:
-            raise InvalidToken(f"required claim {name} is missing", code=f"missing_{name}")
+    if not claims.keys() >= required:
+        for name in sorted(required):
+            if name not in claims:
+                raise InvalidToken(f"required claim {name} is missing", code=f"missing_{name}")
     now = clock.epoch()
-    exp, nbf, iat = (_time_claim(claims, n) for n in ("exp", "nbf", "iat"))
+    exp, nbf, iat = (
+        _time_claim(claims, "exp"),
+        _time_claim(claims, "nbf"),
+        _time_claim(claims, "iat"),
+    )
     if exp is not None and now - skew >= exp:
         raise TokenExpired("the credential has expired")
     if nbf is not None and now + skew < nbf:
@@ -542,7 +561,7 @@ def _verify_kb(
         digest(sd_alg, parts.sd_hash_input).encode("ascii"),
     ):
         raise KeyBindingError("KB-JWT sd_hash does not match", code="kb_jwt_wrong_sd_hash")
-    check_validity(payload, frozenset(), policy.clock_skew)
+    check_validity(payload, _NOTHING_REQUIRED, policy.clock_skew)
     nonce, audience = payload.get("nonce"), payload.get("aud")
     if not isinstance(nonce, str) or not isinstance(audience, str):
         raise KeyBindingError("KB-JWT lacks nonce or aud", code="kb_jwt_malformed")

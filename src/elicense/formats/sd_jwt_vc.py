@@ -98,8 +98,19 @@ class CredentialPolicy:
     holder_algs: frozenset[str] = algorithms.DEFAULT_ALLOWED
     clock_skew: int = 60
     limits: Limits = DEFAULT_LIMITS
+    #: The :meth:`sd_jwt_policy`, made once per (immutable) policy.
+    _sd_jwt_policy: sd_jwt.VerificationPolicy | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def sd_jwt_policy(self) -> sd_jwt.VerificationPolicy:
+        made = self._sd_jwt_policy
+        if made is None:
+            made = self._make_sd_jwt_policy()
+            object.__setattr__(self, "_sd_jwt_policy", made)
+        return made
+
+    def _make_sd_jwt_policy(self) -> sd_jwt.VerificationPolicy:
         return sd_jwt.VerificationPolicy(
             key_binding=self.key_binding,
             holder_algs=self.holder_algs,
