@@ -23,16 +23,18 @@ import json
 import logging
 import threading
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
 import qrcode
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from elicense.crypto.x509 import to_x5c
-from elicense.errors import ELicenseError, Unauthorized
+from elicense.errors import ELicenseError, InvalidRequest, Unauthorized
+from elicense.runtime import Runtime
 from elicense.verification import service
 from elicense.verification.checks import VerifiedPresentation
 from elicense.verification.context import ROUTE_PREFIX, VerificationContext, build_context
@@ -44,6 +46,8 @@ log = logging.getLogger("elicense.verification")
 router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"])
 _build_lock = threading.Lock()
 JWT_REQUEST_MEDIA = "application/oauth-authz-req+jwt"
+FORM_MEDIA = "application/x-www-form-urlencoded"
+MAX_RESPONSE_BYTES = 1024 * 1024
 
 
 def get_context(request: Request, runtime: RuntimeDep) -> VerificationContext:
@@ -213,19 +217,35 @@ def request_object_post(
 
 
 @router.post("/responses/{request_id}", summary="The wallet's response (direct_post[.jwt])")
-def response_endpoint(
-    request_id: str,
-    runtime: RuntimeDep,
-    ctx: ContextDep,
-    vp_token: Annotated[str | None, Form()] = None,
-    state: Annotated[str | None, Form()] = None,
-    response: Annotated[str | None, Form()] = None,
+async def response_endpoint(request_id: str, request: Request) -> dict[str, Any]:
+    # The hot path: no sync dependencies (each would cost a threadpool hop), the form
+    # parsed here, and the work in one threadpool call.
+    form = _form(await request.body(), request.headers.get("content-type", ""))
+    runtime: Runtime = request.app.state.runtime
+    ctx: VerificationContext | None = getattr(request.app.state, "verification", None)
+    if ctx is None:
+        ctx = await run_in_threadpool(get_context, request, runtime)
+    return await run_in_threadpool(_respond, runtime, ctx, request_id, form)
+
+
+def _form(body: bytes, content_type: str) -> dict[str, str]:
+    if content_type.split(";")[0].strip().lower() != FORM_MEDIA:
+        raise InvalidRequest(f"the response must be {FORM_MEDIA}", code="response_malformed")
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise InvalidRequest("the response is too large", code="response_too_large")
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the response is not a form", code="response_malformed") from None
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise InvalidRequest("a form field is repeated", code="response_malformed")
+    return {k: v for k, v in form.items() if k in ("vp_token", "state", "response")}
+
+
+def _respond(
+    runtime: Runtime, ctx: VerificationContext, request_id: str, form: dict[str, str]
 ) -> dict[str, Any]:
-    form = {
-        k: v
-        for k, v in (("vp_token", vp_token), ("state", state), ("response", response))
-        if v is not None
-    }
     # Never hold a transaction while verifying: the status list may be fetched over HTTP
     # from this service, and on SQLite each transaction holds the write lock.
     with runtime.db.transaction() as session:

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -342,35 +342,75 @@ class Pending:
     webhook_url: str | None
 
 
+_PENDING_COLUMNS = (
+    VerificationRequest.id,
+    VerificationRequest.state,
+    VerificationRequest.expires_at,
+    VerificationRequest.nonce,
+    VerificationRequest.purpose,
+    VerificationRequest.dcql_query,
+    VerificationRequest.response_mode,
+    VerificationRequest.decryption_key_sealed,
+    RelyingParty.id,
+    RelyingParty.client_id,
+    RelyingParty.sector,
+    RelyingParty.region,
+    RelyingParty.grants,
+    RelyingParty.name,
+    RelyingParty.webhook_url,
+)
+
+
+# Built once: the response path runs these for every presentation (statement
+# construction costs more than the SQLite round trip).
+_LOAD_PENDING = (
+    select(*_PENDING_COLUMNS)
+    .join(RelyingParty, RelyingParty.id == VerificationRequest.rp_id)
+    .where(VerificationRequest.id == bindparam("rid"))
+)
+_RECORD = (
+    update(VerificationRequest)
+    .where(VerificationRequest.id == bindparam("rid"), VerificationRequest.state == PENDING)
+    .values(
+        state=bindparam("new_state"),
+        error_code=bindparam("code"),
+        result_sealed=bindparam("sealed"),
+        completed_at=bindparam("now"),
+        result_expires_at=bindparam("until"),
+    )
+)
+_INSERT_HISTORY = insert(VerificationHistory)
+
+
 def load_pending(session: Session, ctx: VerificationContext, request_id: str) -> Pending:
-    row = session.get(VerificationRequest, request_id)
+    """The open request ``request_id`` with its RP (one query, no ORM identity map)."""
+    row = session.connection().execute(_LOAD_PENDING, {"rid": request_id}).one_or_none()
     if row is None:
         raise NotFound("no such request", code="request_not_found")
-    if row.state != PENDING:
+    (rid, state, expires_at, nonce, purpose, query, mode, sealed) = row[:8]
+    (rp_id, client_id, sector, region, grants, name, webhook) = row[8:]
+    if state != PENDING:
         raise Conflict("the request was already answered", code="request_already_answered")
-    if clock.now() >= row.expires_at:
+    if clock.now() >= expires_at:
         raise Gone("the request has expired", code="request_expired")
-    rp = session.get(RelyingParty, row.rp_id)
-    assert rp is not None
     key = None
-    if row.decryption_key_sealed is not None:
+    if sealed is not None:
         loaded = serialization.load_pem_private_key(
-            ctx.sealer.unseal(row.decryption_key_sealed, _SEAL_ENC), password=None
+            ctx.sealer.unseal(sealed, _SEAL_ENC), password=None
         )
         assert isinstance(loaded, ec.EllipticCurvePrivateKey)
         key = loaded
-    info = _info(rp)
     expectation = Expectation(
-        request_id=row.id,
-        client_id=rp.client_id,
-        nonce=row.nonce,
-        purpose=row.purpose,
-        sector=rp.sector,
-        region=rp.region,
-        grants=info.grants,
-        query=dcql.parse(row.dcql_query),
+        request_id=rid,
+        client_id=client_id,
+        nonce=nonce,
+        purpose=purpose,
+        sector=sector,
+        region=region,
+        grants=tuple(Grant.from_json(g) for g in grants),
+        query=dcql.parse(query),
     )
-    return Pending(expectation, row.response_mode, key, rp.id, rp.name, rp.webhook_url)
+    return Pending(expectation, mode, key, rp_id, name, webhook)
 
 
 def decode_response(pending: Pending, form: Mapping[str, str]) -> object:
@@ -428,20 +468,21 @@ def record(
             "checks": outcome.extra.get("checks", []),
         }
         state = REJECTED
-    changed = session.execute(
-        update(VerificationRequest)
-        .where(VerificationRequest.id == expect.request_id, VerificationRequest.state == PENDING)
-        .values(
-            state=state,
-            error_code=code,
-            result_sealed=ctx.sealer.seal(_json.dumps(result), _SEAL_RESULT),
-            completed_at=now,
-            result_expires_at=now + dt.timedelta(seconds=ctx.result_retention),
-        )
+    connection = session.connection()
+    changed = connection.execute(
+        _RECORD,
+        {
+            "rid": expect.request_id,
+            "new_state": state,
+            "code": code,
+            "sealed": ctx.sealer.seal(_json.dumps(result), _SEAL_RESULT),
+            "now": now,
+            "until": now + dt.timedelta(seconds=ctx.result_retention),
+        },
     )
-    if getattr(changed, "rowcount", 1) != 1:
+    if changed.rowcount != 1:
         raise Conflict("the request was already answered", code="request_already_answered")
-    session.add(_history(pending, outcome, state, code, now))
+    connection.execute(_INSERT_HISTORY, _history(pending, outcome, state, code, now))
     return result
 
 
@@ -451,7 +492,7 @@ def _history(
     state: str,
     code: str | None,
     now: dt.datetime,
-) -> VerificationHistory:
+) -> dict[str, Any]:
     expect = pending.expectation
     if isinstance(outcome, VerifiedPresentation):
         types = [c.credential_type for c in outcome.credentials]
@@ -461,7 +502,7 @@ def _history(
         holder = next((c.holder_thumbprint for c in outcome.credentials), None)
     else:
         types, names, holder = [], [], None
-    return VerificationHistory(
+    return dict(
         id=ids.new_id("vh"),
         request_id=expect.request_id,
         rp_id=pending.rp_id,
