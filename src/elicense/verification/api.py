@@ -6,7 +6,7 @@ Wallet-facing: ``GET|POST /verification/request-objects/{id}`` (the ``request_ur
 ``POST /verification/responses/{id}`` (``direct_post`` / ``direct_post.jwt``),
 ``GET /verification/requests/{id}/qr.png``. Public: ``GET /verification/rps/{client_id}``
 (the RP CA-signed registration), ``GET /verification/jwks.json`` (webhook key and RP CA).
-Platform admin (Bearer admin token): ``POST /verification/rps``.
+Platform admin (Bearer ``ELICENSE_VERIFICATION_ADMIN_TOKEN``): ``POST /verification/rps``.
 
 The context comes from ``app.state.verification`` (a
 :class:`~elicense.verification.context.VerificationContext`), built from the runtime on

@@ -11,6 +11,7 @@ cache and the tolerances. Tests pass ``status_transport`` / ``webhook_transport`
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from elicense.verification.checks import Verifier
 from elicense.verification.status_cache import StatusListCache
 
 ROUTE_PREFIX = "/verification"
+#: Bearer token for ``POST /verification/rps`` (RP onboarding); unset: onboarding is off.
+ADMIN_TOKEN_ENV = "ELICENSE_VERIFICATION_ADMIN_TOKEN"  # noqa: S105 (a variable name)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ def build_context(
         webhooks=httpx.Client(transport=webhook_transport, timeout=5.0),
         request_ttl=request_ttl,
         result_retention=result_retention,
-        admin_token=admin_token,
+        admin_token=admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None,
     )
 
 
