@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -64,7 +63,7 @@ def build_context(
     admin_token: str | None = None,
 ) -> VerificationContext:
     settings = runtime.settings
-    catalog = catalog or load_catalog(base_url=settings.public_base_url)
+    catalog = catalog or runtime.catalog or load_catalog(base_url=settings.public_base_url)
     trust = trust or _platform_trust(runtime)
     keys_dir = settings.keys_dir / "rp_ca"
     return VerificationContext(
@@ -86,7 +85,7 @@ def _platform_trust(runtime: Runtime) -> TrustList:
     path = runtime.settings.data_dir / "trust.json"
     if path.exists():
         return TrustList.load(path)
-    keys: Any = getattr(runtime, "issuer_keys", None)
+    keys = runtime.issuer_keys
     if keys is not None:
         return single_issuer(keys.issuer_url, keys.jwks()["keys"])
     raise ConfigError(f"verifier has no trust list: no issuer keys and no {path}")

@@ -55,8 +55,9 @@ def _routers() -> list[Any]:
     from elicense.proofing.api import router as proofing_router
     from elicense.registry.api import router as registry_router
     from elicense.status.api import router as status_router
+    from elicense.verification.api import router as verification_router
 
-    return [registry_router, proofing_router, issuance_router, status_router]
+    return [registry_router, proofing_router, issuance_router, status_router, verification_router]
 
 
 @contextlib.asynccontextmanager
