@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from elicense import __version__
 from elicense.errors import ELicenseError, IssuanceError
@@ -36,7 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.event_loop = None
     app.add_exception_handler(ELicenseError, _domain_error)
     app.add_exception_handler(IssuanceError, oauth_error_response)
-    app.middleware("http")(_wake_events_after_registry_writes)
+    app.add_middleware(WakeEventsAfterRegistryWrites)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     for router in _routers():
@@ -81,19 +82,34 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             loop.stop()
 
 
-async def _wake_events_after_registry_writes(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    loop = request.app.state.event_loop
-    if (
-        loop is not None
-        and request.method != "GET"
-        and request.url.path.startswith("/registry")
-        and response.status_code < 400
-    ):
-        loop.wake()
-    return response
+class WakeEventsAfterRegistryWrites:
+    """Pure ASGI middleware: after a successful registry write, wake the life-event loop
+    (so a divorce revokes within a second, not at the next poll). Other requests pass
+    straight through, untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] == "GET"
+            or not scope["path"].startswith("/registry")
+        ):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        loop = scope["app"].state.event_loop
+        if loop is not None and status < 400:
+            loop.wake()
 
 
 def _problem(body: dict[str, Any], status: int) -> JSONResponse:
