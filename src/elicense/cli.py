@@ -8,6 +8,7 @@ configuration); none prints a stack trace for bad input or an unreachable databa
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from elicense.formats.cli import verify
 from elicense.issuance.cli import events_app
 from elicense.proofing.cli import proofing_app
 from elicense.registry.cli import clerk_app, registry_app
+from elicense.verification.cli import rp_app
 from elicense.wallet.cli import wallet_app
 from elicense.wallet.present_cli import present
 
@@ -38,6 +40,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(proofing_app, name="proofing")
 app.add_typer(events_app, name="events")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(rp_app, name="rp")
 wallet_app.command("present")(clear_errors(present))
 app.command("verify")(verify)
 app.command("demo")(demo)
@@ -57,6 +60,9 @@ def serve(
     from elicense import logs
     from elicense.runtime import open_runtime
 
+    # Unless told otherwise, the issuer identifier and status list URIs name the address
+    # we actually listen on (workers read the same environment).
+    os.environ.setdefault("ELICENSE_PUBLIC_BASE_URL", f"http://{host}:{port}")
     runtime = open_runtime()
     logs.configure(runtime.settings.log_level)
     if demo:
