@@ -146,7 +146,11 @@ def check_status(
 ) -> Status:
     """:attr:`Status.VALID`, or raise :class:`CredentialRevoked`/:class:`CredentialSuspended`
     (or :class:`StatusUnavailable` for a status value we do not know)."""
-    value = read_status(token, status_claim, keys, form=form, leeway=leeway)
+    return require_valid(read_status(token, status_claim, keys, form=form, leeway=leeway))
+
+
+def require_valid(value: int) -> Status:
+    """:attr:`Status.VALID` for a valid entry; otherwise raise the error naming its status."""
     if value == Status.VALID:
         return Status.VALID
     if value == Status.INVALID:

@@ -22,13 +22,12 @@ import httpx
 from elicense import clock
 from elicense.crypto.trust import IssuerKey, TrustList
 from elicense.errors import (
-    CredentialRevoked,
-    CredentialSuspended,
     InvalidToken,
     StatusUnavailable,
 )
 from elicense.formats.sd_jwt_vc import StatusReference
 from elicense.status import check
+from elicense.status.check import require_valid
 from elicense.status.token import JWT_MEDIA_TYPE
 from elicense.status.token_status_list import Status, StatusList
 
@@ -73,14 +72,7 @@ class StatusListCache:
                 f"status index {reference.idx} is outside the list",
                 code="status_index_out_of_range",
             )
-        value = status_list[reference.idx]
-        if value == Status.VALID:
-            return Status.VALID
-        if value == Status.INVALID:
-            raise CredentialRevoked("the credential has been revoked")
-        if value == Status.SUSPENDED:
-            raise CredentialSuspended("the credential is suspended")
-        raise StatusUnavailable(f"unknown status value {value:#x}", code="status_value_unknown")
+        return require_valid(status_list[reference.idx])
 
     def _list(self, issuer: str, uri: str) -> StatusList:
         entry = self._entries.get(uri)
