@@ -26,11 +26,13 @@ from elicense.runtime import Runtime
 from elicense.storage.sealing import Sealer
 from elicense.verification import policy, rp_ca
 from elicense.verification.checks import Verifier
-from elicense.verification.status_cache import StatusListCache
+from elicense.verification.status_cache import DEFAULT_MAX_TTL, StatusListCache
 
 ROUTE_PREFIX = "/verification"
 #: Bearer token for ``POST /verification/rps`` (RP onboarding); unset: onboarding is off.
 ADMIN_TOKEN_ENV = "ELICENSE_VERIFICATION_ADMIN_TOKEN"  # noqa: S105 (a variable name)
+#: Upper bound in seconds on how long a fetched status list is trusted (default 300).
+STATUS_MAX_AGE_ENV = "ELICENSE_VERIFICATION_STATUS_MAX_AGE"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,13 +74,20 @@ def build_context(
         presets=policy.load_presets(catalog),
         ca=rp_ca.load_or_create(keys_dir),
         webhook_signer=_webhook_signer(keys_dir),
-        verifier=Verifier(trust, catalog, StatusListCache(trust, transport=status_transport)),
+        verifier=Verifier(trust, catalog, _status_cache(trust, status_transport)),
         sealer=runtime.sealer,
         webhooks=httpx.Client(transport=webhook_transport, timeout=5.0),
         request_ttl=request_ttl,
         result_retention=result_retention,
         admin_token=admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None,
     )
+
+
+def _status_cache(trust: TrustList, transport: httpx.BaseTransport | None) -> StatusListCache:
+    raw = os.environ.get(STATUS_MAX_AGE_ENV) or str(DEFAULT_MAX_TTL)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{STATUS_MAX_AGE_ENV} must be a positive number of seconds")
+    return StatusListCache(trust, transport=transport, max_ttl=int(raw))
 
 
 def _platform_trust(runtime: Runtime) -> TrustList:
