@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from elicense.crypto.x509 import to_x5c
 from elicense.errors import ELicenseError, InvalidRequest, Unauthorized
 from elicense.runtime import Runtime
-from elicense.verification import service
+from elicense.verification import retention, service
 from elicense.verification.checks import VerifiedPresentation
 from elicense.verification.context import ROUTE_PREFIX, VerificationContext, build_context
 from elicense.verification.models import RelyingParty, VerificationRequest
@@ -43,7 +43,7 @@ from elicense.verification.policy import Grant
 from elicense.web.deps import RuntimeDep, SessionDep
 
 log = logging.getLogger("elicense.verification")
-router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"])
+router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"], lifespan=retention.lifespan)
 _build_lock = threading.Lock()
 JWT_REQUEST_MEDIA = "application/oauth-authz-req+jwt"
 FORM_MEDIA = "application/x-www-form-urlencoded"
