@@ -16,9 +16,14 @@ preset: 5 disclosed claims, ES256 issuer signature and KB-JWT):
 * **http floor** - the same POSTs to an unknown request id (form parsing, one
   database look-up, a 404): what the web stack and the load generator cost alone.
 
-The ratio printed is the API rate per worker over the library rate (target >= 0.40).
+Two ratios are printed. **Wall clock**: the API rate per worker over the library rate.
 The load generator (``httpx``, a thread pool) shares the machine's cores with the
-server, so the figure is a lower bound. No absolute time is a pass/fail criterion.
+server, so that one is a lower bound. **Per core** (the target, >= 0.40): presentations
+verified per CPU-second *of the server processes* (uvicorn and its workers, user +
+system time from ``/proc/<pid>/stat`` over the timed window) against the library's
+presentations per CPU-second of this process (``time.process_time``), so the load
+generator's CPU does not count against the server. No absolute time is a pass/fail
+criterion.
 """
 
 from __future__ import annotations
@@ -213,22 +218,71 @@ class Bench:
         return out
 
 
+# --- CPU time of the server processes ------------------------------------------------------
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every live process below it (uvicorn's supervisor and workers)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [root], [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` (each process's own threads)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / ticks
+
+
+class Measured:
+    """Verified presentations, wall seconds and server CPU seconds of one timed run."""
+
+    def __init__(self, count: int, wall: float, cpu: float) -> None:
+        self.count, self.wall, self.cpu = count, wall, cpu
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.wall
+
+    @property
+    def per_cpu(self) -> float:
+        return self.count / self.cpu if self.cpu else float("nan")
+
+
 class _Valid:
     def check(self, _issuer: str, _reference: StatusReference) -> Status:
         return Status.VALID
 
 
-def library_rate(bench: Bench, items: list[tuple[service.Pending, dict[str, str]]]) -> float:
+def library_rate(bench: Bench, items: list[tuple[service.Pending, dict[str, str]]]) -> Measured:
     verifier = checks.Verifier(bench.trust, bench.catalog, _Valid())
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for pending, form in items:
         checks.verify_presentation(json.loads(form["vp_token"]), pending.expectation, verifier)
-    return len(items) / (time.perf_counter() - start)
+    return Measured(len(items), time.perf_counter() - start, time.process_time() - cpu)
 
 
 def api_rate(
     bench: Bench, port: int, workers: int, items: list[tuple[service.Pending, dict[str, str]]]
-) -> float:
+) -> tuple[Measured, Measured]:
     env = {**os.environ, **bench.env}
     server = subprocess.Popen(
         [
@@ -256,15 +310,25 @@ def api_rate(
         with httpx.Client(base_url=bench.base, timeout=30) as client:
             warm, timed = items[: 4 * workers], items[4 * workers :]
             _post_all(client, warm, workers)
-            start = time.perf_counter()
-            _post_all(client, timed, workers)
-            rate = len(timed) / (time.perf_counter() - start)
-            start = time.perf_counter()
-            _post_all(client, timed, workers, floor=True)
-            return rate, len(timed) / (time.perf_counter() - start)
+            pids = _descendants(server.pid)
+            api = _timed(client, timed, workers, pids, floor=False)
+            return api, _timed(client, timed, workers, pids, floor=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _timed(
+    client: httpx.Client,
+    items: list[tuple[service.Pending, dict[str, str]]],
+    workers: int,
+    pids: list[int],
+    *,
+    floor: bool,
+) -> Measured:
+    start, cpu = time.perf_counter(), _cpu_seconds(pids)
+    _post_all(client, items, workers, floor=floor)
+    return Measured(len(items), time.perf_counter() - start, _cpu_seconds(pids) - cpu)
 
 
 def _post_all(
@@ -303,21 +367,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         bench = Bench(Path(tmp), port)
-        lib = library_rate(bench, bench.presentations(args.n))
-        rows: list[tuple[str, float, int]] = []
+        first = library_rate(bench, bench.presentations(args.n))
+        rows: list[tuple[str, Measured, int]] = []
         for workers in (1, 2):
-            rate, floor = api_rate(bench, port, workers, bench.presentations(args.n))
-            rows.append((f"api, {workers} uvicorn worker(s)", rate, workers))
+            api, floor = api_rate(bench, port, workers, bench.presentations(args.n))
+            rows.append((f"api, {workers} uvicorn worker(s)", api, workers))
             rows.append((f"  http floor, {workers} worker(s)", floor, workers))
-        lib_again = library_rate(bench, bench.presentations(args.n))
-        lib = max(lib, lib_again)
+        again = library_rate(bench, bench.presentations(args.n))
+        lib = max(first, again, key=lambda m: m.rate)
         rows.insert(0, ("library (1 thread, best of 2)", lib, 1))
         print(f"cores: {os.cpu_count()}, presentations per contender: {args.n}")
-        print(f"{'contender':<28}{'verified/s':>12}{'per worker':>12}{'vs library':>12}")
-        for name, rate, workers in rows:
-            per = rate / workers
-            print(f"{name:<28}{rate:>12.0f}{per:>12.0f}{per / lib:>12.2f}")
-        print("target: api per worker >= 0.40 x library")
+        print(
+            f"{'contender':<30}{'verified/s':>11}{'per worker':>11}{'vs lib':>8}"
+            f"{'srv CPU s':>11}{'per CPU-s':>11}{'vs lib':>8}"
+        )
+        for name, m, workers in rows:
+            per = m.rate / workers
+            print(
+                f"{name:<30}{m.rate:>11.0f}{per:>11.0f}{per / lib.rate:>8.2f}"
+                f"{m.cpu:>11.2f}{m.per_cpu:>11.0f}{m.per_cpu / lib.per_cpu:>8.2f}"
+            )
+        print("target: api verified per server CPU-second >= 0.40 x library per CPU-second")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -382,9 +383,16 @@ _RECORD = (
 _INSERT_HISTORY = insert(VerificationHistory)
 
 
-def load_pending(session: Session, ctx: VerificationContext, request_id: str) -> Pending:
-    """The open request ``request_id`` with its RP (one query, no ORM identity map)."""
-    row = session.connection().execute(_LOAD_PENDING, {"rid": request_id}).one_or_none()
+def _core(session: Session | Connection) -> Connection:
+    return session.connection() if isinstance(session, Session) else session
+
+
+def load_pending(
+    session: Session | Connection, ctx: VerificationContext, request_id: str
+) -> Pending:
+    """The open request ``request_id`` with its RP (one query, no ORM identity map).
+    Takes a Core ``Connection`` too (the response path skips the ORM session)."""
+    row = _core(session).execute(_LOAD_PENDING, {"rid": request_id}).one_or_none()
     if row is None:
         raise NotFound("no such request", code="request_not_found")
     (rid, state, expires_at, nonce, purpose, query, mode, sealed) = row[:8]
@@ -449,7 +457,7 @@ def verify(
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     ctx: VerificationContext,
     pending: Pending,
     outcome: VerifiedPresentation | ELicenseError,
@@ -468,7 +476,7 @@ def record(
             "checks": outcome.extra.get("checks", []),
         }
         state = REJECTED
-    connection = session.connection()
+    connection = _core(session)
     changed = connection.execute(
         _RECORD,
         {
