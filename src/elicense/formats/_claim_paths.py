@@ -66,13 +66,14 @@ def render(path: ClaimPath) -> str:
 class PathSet:
     """A set of claim path patterns with set-speed answers for concrete paths."""
 
-    __slots__ = ("_exact", "_patterns", "_prefixes", "patterns")
+    __slots__ = ("_child_steps", "_exact", "_patterns", "_prefixes", "patterns")
 
     def __init__(self, patterns: Iterable[ClaimPath]) -> None:
         self.patterns = tuple(patterns)
-        self._exact = frozenset(p for p in self.patterns if None not in p)
-        self._patterns = tuple(p for p in self.patterns if None in p)
+        self._exact = frozenset([p for p in self.patterns if None not in p])
+        self._patterns = tuple([p for p in self.patterns if None in p])
         self._prefixes: frozenset[ClaimPath] | None = None
+        self._child_steps: dict[ClaimPath, frozenset[Step]] = {}
 
     def selects(self, path: ClaimPath) -> bool:
         """Does a pattern select exactly ``path``?"""
@@ -92,6 +93,24 @@ class PathSet:
             if path[:end] in exact:
                 return True
         return bool(self._patterns) and any(is_prefix(p, path) for p in self._patterns)
+
+    def wanted_child_steps(self, parent: ClaimPath) -> frozenset[Step] | None:
+        """The steps ``s`` for which :meth:`wants` of ``(*parent, s)`` is true, or
+        ``None`` when they are not a finite set known in advance.
+
+        With exact patterns only, and none selecting ``parent`` or an ancestor, a child
+        is wanted exactly when it is a prefix of a pattern.
+        """
+        if self._patterns or (parent and self.selects_self_or_ancestor(parent)):
+            return None
+        steps = self._child_steps.get(parent)
+        if steps is None:
+            depth = len(parent)
+            steps = frozenset(
+                [p[depth] for p in self._exact if len(p) > depth and p[:depth] == parent]
+            )
+            self._child_steps[parent] = steps
+        return steps
 
     def wants(self, path: ClaimPath) -> bool:
         """Is ``path`` a selected claim, an ancestor of one or below one?

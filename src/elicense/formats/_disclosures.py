@@ -62,7 +62,10 @@ class Disclosure(NamedTuple):
     @classmethod
     def decode(cls, encoded: str, limits: Limits) -> Disclosure:
         """Parse a received Disclosure; malformed ones raise :class:`InvalidDisclosure`."""
-        check_size(len(encoded), limits.max_disclosure_bytes, "disclosure", "disclosure_too_large")
+        if len(encoded) > limits.max_disclosure_bytes:
+            check_size(
+                len(encoded), limits.max_disclosure_bytes, "disclosure", "disclosure_too_large"
+            )
         try:
             raw = base64url.decode(encoded, what="disclosure")
         except InvalidToken as exc:
@@ -78,10 +81,10 @@ class Disclosure(NamedTuple):
         if not isinstance(array[0], str):
             raise InvalidDisclosure("disclosure salt is not a string", code="disclosure_bad_salt")
         if len(array) == 2:
-            return cls(encoded, array[0], None, array[1])
+            return _new_disclosure(cls, (encoded, array[0], None, array[1]))
         if not isinstance(array[1], str):
             raise InvalidDisclosure("disclosure name is not a string", code="disclosure_bad_name")
-        return cls(encoded, array[0], array[1], array[2])
+        return _new_disclosure(cls, (encoded, *array))
 
 
 def _array_json(salt: str, name: str | None, value: Any) -> bytes:
@@ -95,6 +98,10 @@ def _array_json(salt: str, name: str | None, value: Any) -> bytes:
     return _json.dumps([salt, value] if name is None else [salt, name, value])
 
 
+#: ``Disclosure(*fields)`` without the Python-level ``NamedTuple.__new__`` wrapper.
+_new_disclosure = tuple.__new__
+
+
 def decoy_digest(sd_alg: str) -> str:
     """A digest that no Disclosure hashes to (RFC 9901 Section 4.2.5)."""
     return digest(sd_alg, ids.secret_token(16))
@@ -103,8 +110,9 @@ def decoy_digest(sd_alg: str) -> str:
 def index_disclosures(disclosures: Sequence[Disclosure], sd_alg: str) -> dict[str, Disclosure]:
     """Map digest -> Disclosure; the same Disclosure twice is rejected."""
     by_digest: dict[str, Disclosure] = {}
+    hash_, encode = HASH_ALGORITHMS[sd_alg], base64url.encode
     for disclosure in disclosures:
-        key = digest(sd_alg, disclosure.encoded)
+        key = encode(hash_(disclosure.encoded.encode("ascii")).digest())  # digest(), inlined
         if key in by_digest:
             raise InvalidDisclosure("a disclosure is repeated", code="sd_jwt_duplicate_disclosure")
         by_digest[key] = disclosure

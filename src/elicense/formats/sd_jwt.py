@@ -83,6 +83,7 @@ MAX_CLOCK_SKEW = 300
 _MINT = object()
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _NOTHING_REQUIRED: frozenset[str] = frozenset()
+_ANY_SD_ALG = frozenset(HASH_ALGORITHMS)
 
 
 # --- issuance -----------------------------------------------------------------------
@@ -294,7 +295,7 @@ def present(
     if parts.kb_jwt is not None:
         raise ValidationFailed("cannot present an SD-JWT that is already bound", code="kb_present")
     payload = _json.loads_object(parts.issuer_jwt.payload, what="issuer JWT payload")
-    sd_alg = _sd_alg(payload, frozenset(HASH_ALGORITHMS))
+    sd_alg = _sd_alg(payload, _ANY_SD_ALG)
     try:
         wanted = paths.normalize(disclose)
     except ValueError as exc:
@@ -336,10 +337,14 @@ class _Selector:
     found: set[ClaimPath] = dataclasses.field(default_factory=set)
 
     def visit(self, value: Any, path: ClaimPath, disclosure: Disclosure | None) -> None:
+        # Nothing at, above or below an unwanted path is wanted: no Disclosure in it is
+        # needed and no pattern is found there.
+        if self.wanted.wants(path):
+            self.take(value, path, disclosure)
+
+    def take(self, value: Any, path: ClaimPath, disclosure: Disclosure | None) -> None:
+        """Visit a ``path`` that is wanted (selected, or above or below a selected one)."""
         wanted = self.wanted
-        if not wanted.wants(path):
-            # Nothing at, above or below ``path`` is wanted: no Disclosure in it is needed.
-            return
         if wanted.selects(path):
             self.found.update(wanted.matching(path))
         if disclosure is not None:
@@ -351,16 +356,30 @@ class _Selector:
 
     def object(self, obj: dict[str, Any], path: ClaimPath) -> None:
         wanted = self.wanted
+        by_digest = self.by_digest
+        steps = wanted.wanted_child_steps(path)
+        if steps is not None:
+            # Only the children named in ``steps`` are wanted; the others are skipped
+            # without building their paths (visiting them would do nothing).
+            for name, value in obj.items():
+                if name in steps and name != SD:
+                    self.take(value, (*path, name), None)
+            for item in obj.get(SD, ()):
+                found = by_digest.get(item) if type(item) is str else None
+                if found is not None and found.name is not None and found.name in steps:
+                    self.take(found.value, (*path, found.name), found)
+            return
+        selects = wanted.selects
         for name, value in obj.items():
             if name == SD:
                 continue
             child = (*path, name)
             if type(value) not in _SCALARS:
                 self.visit(value, child, None)
-            elif wanted.selects(child):
+            elif selects(child):
                 self.found.update(wanted.matching(child))
         for item in obj.get(SD, ()):
-            found = self.by_digest.get(item) if isinstance(item, str) else None
+            found = by_digest.get(item) if type(item) is str else None
             if found is not None and found.name is not None:
                 self.visit(found.value, (*path, found.name), found)
 
