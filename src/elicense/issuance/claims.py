@@ -41,7 +41,7 @@ def source_for(
     holder = _person(session, sealer, person_id)
     kind = credential_type.source
     if kind is SourceKind.PERSON:
-        return SourceRecord(person_id, {"holder": holder})
+        return SourceRecord(person_id, holder)
     if kind is SourceKind.MARRIAGE:
         return _marriage(session, sealer, person_id, holder)
     if kind is SourceKind.HEALTH_ENROLLMENT:
