@@ -1,7 +1,8 @@
 """SD-JWT VC draft examples (tests/vectors/sd_jwt_vc, see its README for sections).
 
 The draft publishes its example SD-JWT VC (Section 3.3) with every Disclosure and its
-digest, and two presentations of it (Section 4.2). They are signed with the example
+digest, two presentations of it (Section 4.2), and a PID credential with nested
+Disclosures and a presentation (Appendix B.1). They are signed with the example
 keys of RFC 9901 Appendix A.5 (issuer ``kid`` ``doc-signer-05-25-2022``, holder key in
 ``cnf``), so we check the digests, the processing *and* the signatures.
 """
@@ -125,3 +126,64 @@ def test_section_4_2_presentation_without_kb_jwt_when_unbound_is_allowed() -> No
     verified = _verify(_token("section_4_2_presentation_no_kb"), unsafe_allow_unbound=True)
     assert dict(verified.claims) == _json("section_4_2_processed_payload_no_kb")
     assert verified.holder_jwk is None
+
+
+# --- Appendix B.1: Person Identification Data (nested disclosures) -------------------
+
+PID_ISSUER = "https://pid-issuer.bund.de.example"
+PID_TRUST = single_issuer(PID_ISSUER, [KEYS["issuer_public_jwk"]])
+PID_DIGESTS = _json("appendix_b_1_digests")
+PID_PAYLOAD = _json("appendix_b_1_sd_jwt_payload")
+
+
+def _verify_pid(token: str, **policy: Any) -> sd_jwt_vc.VerifiedCredential:
+    with clock.frozen(KB_IAT + 30):
+        return sd_jwt_vc.verify_credential(
+            token, trust=PID_TRUST, policy=sd_jwt_vc.CredentialPolicy(**policy)
+        )
+
+
+def test_appendix_b_1_disclosures_hash_to_the_listed_digests() -> None:
+    parts = sd_jwt.split(_token("appendix_b_1_issuance"))
+    assert json.loads(parts.issuer_jwt.payload) == PID_PAYLOAD
+    assert len(parts.disclosures) == len(PID_DIGESTS)
+    referenced = set(PID_PAYLOAD["_sd"])
+    for disclosure, entry in zip(parts.disclosures, PID_DIGESTS, strict=True):
+        assert digest("sha-256", disclosure.encoded) == entry["sha256"], entry["claim"]
+        assert [disclosure.salt, disclosure.name, disclosure.value] == entry["contents"]
+        if isinstance(disclosure.value, dict):
+            referenced.update(disclosure.value["_sd"])
+    assert referenced == {e["sha256"] for e in PID_DIGESTS}
+
+
+def test_appendix_b_1_issuance_verifies_with_nested_disclosures() -> None:
+    verified = _verify_pid(_token("appendix_b_1_issuance"))
+    expected = {
+        k: v for k, v in _json("appendix_b_1_user_claims").items() if k not in ("iss", "vct")
+    }
+    assert verified.subject_claims() == expected
+    assert verified.vct == "urn:eudi:pid:de:1"
+    with clock.frozen(KB_IAT + 30):
+        plain = sd_jwt.verify(
+            _token("appendix_b_1_issuance"),
+            issuer_key=PID_TRUST.resolve,
+            policy=sd_jwt.VerificationPolicy(),
+        )
+    assert ("age_equal_or_over", "18") in plain.disclosed
+    assert ("address", "street_address") in plain.disclosed
+
+
+def test_appendix_b_1_presentation_with_kb_jwt() -> None:
+    policy = sd_jwt.KeyBindingPolicy(NONCE, AUD)
+    verified = _verify_pid(_token("appendix_b_1_presentation_kb"), key_binding=policy)
+    assert dict(verified.claims) == _json("appendix_b_1_processed_payload_kb")
+    assert verified.key_binding is not None
+    assert verified.key_binding.nonce == NONCE
+
+
+def test_appendix_b_1_presentation_made_by_our_holder() -> None:
+    wanted = [("age_equal_or_over", "18"), ("nationalities",)]
+    ours = sd_jwt.present(_token("appendix_b_1_issuance"), wanted)
+    published = _token("appendix_b_1_presentation_kb")
+    assert set(ours.split("~")[1:-1]) == set(published.split("~")[1:-1])
+    assert dict(_verify_pid(ours).claims) == _json("appendix_b_1_processed_payload_kb")
