@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from verification_support import MARRIAGE, Env, create, fetch, post_vp, rejected, result
 
-from conftest import MARRIAGE, Env
 from elicense import clock
 from elicense.crypto import base64url, jws
 from elicense.crypto.keystore import LocalSigner
@@ -19,63 +18,6 @@ from elicense.formats import sd_jwt
 from elicense.status.token_status_list import Status
 from elicense.verification import dcql, service
 from elicense.wallet import openid4vp
-from elicense.wallet.openid4vp import Held
-
-
-def create(env: Env, rp: service.Registered, **body: Any) -> dict[str, Any]:
-    body = body or {"preset": "mortgage"}
-    response = env.client.post("/verification/requests", json=body, auth=env.auth(rp))
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-def fetch(env: Env, created: dict[str, Any]) -> openid4vp.PresentationRequest:
-    return openid4vp.fetch_request(
-        created["request_uri"], anchors=[env.ctx.ca.certificate], client=env.http()
-    )
-
-
-def post_vp(
-    env: Env,
-    created: dict[str, Any],
-    held: Held,
-    *,
-    nonce: str | None = None,
-    aud: str | None = None,
-    iat: int | None = None,
-    paths: list[tuple[Any, ...]] | None = None,
-    mutate: Callable[[str], str] | None = None,
-) -> Any:
-    request = fetch(env, created)
-    query = request.request.query.credentials[0]
-    chosen = paths or list(dcql.disclosure_paths(query, held.claims))
-    binding = sd_jwt.KeyBindingRequest(
-        signer=held.signer,
-        nonce=nonce or request.request.nonce,
-        audience=aud or request.request.client_id,
-        iat=iat,
-    )
-    vp = sd_jwt.present(held.raw, chosen, key_binding=binding)
-    vp = mutate(vp) if mutate else vp
-    form = {"vp_token": json.dumps({query.id: [vp]}), "state": request.request.state or ""}
-    return env.client.post(urlsplit(request.request.response_uri).path, data=form)
-
-
-def result(env: Env, rp: service.Registered, created: dict[str, Any]) -> Any:
-    return env.client.get(f"/verification/requests/{created['id']}/result", auth=env.auth(rp))
-
-
-def rejected(
-    env: Env, rp: service.Registered, created: dict[str, Any], response: Any, code: str
-) -> None:
-    assert response.status_code >= 400, response.text
-    assert response.json()["code"] == code, response.text
-    body = result(env, rp, created).json()
-    assert body["outcome"] == "rejected"
-    assert body["error"]["code"] == code
-    assert "credentials" not in body
-    assert body["checks"][-1] == {**body["checks"][-1], "ok": False, "code": code}
-
 
 # --- the happy path ---------------------------------------------------------------------
 
@@ -152,7 +94,7 @@ def test_direct_post_jwt_refuses_plain_response(env: Env, bank: service.Register
 
 
 def test_x509_hash_client_id(env: Env) -> None:
-    from conftest import MORTGAGE_GRANT, REGISTRY_USCC
+    from verification_support import MORTGAGE_GRANT, REGISTRY_USCC
 
     rp = env.register(
         "Hash Bank",
@@ -228,7 +170,7 @@ def test_result_fetched_twice_is_gone(env: Env, bank: service.Registered) -> Non
 
 
 def test_result_after_retention_is_gone(env_factory: Callable[..., Env]) -> None:
-    from conftest import BANK_USCC, MORTGAGE_GRANT
+    from verification_support import BANK_USCC, MORTGAGE_GRANT
 
     env = env_factory(retention=60)
     bank = env.register("Bank", BANK_USCC, "bank", "440300", "bank.example.com", [MORTGAGE_GRANT])

@@ -8,9 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from test_flow import create, fetch, post_vp, rejected, result
-
-from conftest import (
+from verification_support import (
     BANK_USCC,
     HOTEL_GRANT,
     MARRIAGE,
@@ -18,7 +16,13 @@ from conftest import (
     OTHER_HOTEL_USCC,
     RESIDENT,
     Env,
+    create,
+    fetch,
+    post_vp,
+    rejected,
+    result,
 )
+
 from elicense.crypto.keystore import LocalSigner
 from elicense.errors import AccessDenied, ELicenseError
 from elicense.formats import sd_jwt

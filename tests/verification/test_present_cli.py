@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_flow import create, result
+from verification_support import MARRIAGE, Env, create, result
 
-from conftest import MARRIAGE, Env
 from elicense.errors import AccessDenied
 from elicense.verification import service
 from elicense.wallet import present_cli

@@ -12,10 +12,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_flow import create
 from typer.testing import CliRunner
+from verification_support import BANK_USCC, MARRIAGE, MORTGAGE_GRANT, Env, create
 
-from conftest import BANK_USCC, MARRIAGE, MORTGAGE_GRANT, Env
 from elicense import clock
 from elicense.verification import retention
 from elicense.verification.cli import rp_app
