@@ -7,12 +7,17 @@ Errors from these endpoints are rendered by :func:`oauth_error_response` (instal
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 import qrcode
-from fastapi import APIRouter, Body, Depends, Form, Header, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from elicense import clock
 from elicense.errors import (
@@ -21,15 +26,19 @@ from elicense.errors import (
     InvalidDpopProof,
     IssuanceError,
     Unavailable,
+    ValidationFailed,
 )
 from elicense.issuance import metadata, service
 from elicense.issuance.jwt_proofs import DpopProof, verify_dpop
 from elicense.issuance.keys import IssuerKeys
 from elicense.issuance.service import IssuerContext
+from elicense.runtime import Runtime
 from elicense.web.deps import RuntimeDep, SessionDep
 
 router = APIRouter(tags=["issuance"])
 NO_STORE = {"Cache-Control": "no-store"}
+FORM_MEDIA = "application/x-www-form-urlencoded"
+MAX_BODY_BYTES = 256 * 1024
 
 
 def get_keys(runtime: RuntimeDep) -> IssuerKeys:
@@ -51,25 +60,64 @@ def get_context(runtime: RuntimeDep, keys: KeysDep) -> IssuerContext:
     )
 
 
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _context(request: Request) -> IssuerContext:
+    """The app's issuer context, built on first use and kept (a runtime is immutable)."""
+    state = request.app.state
+    ctx: IssuerContext | None = getattr(state, "issuer_context", None)
+    if ctx is None:
+        runtime = _runtime(request)
+        ctx = state.issuer_context = get_context(runtime, get_keys(runtime))
+    return ctx
+
+
 ContextDep = Annotated[IssuerContext, Depends(get_context)]
 
 
 # --- discovery ---------------------------------------------------------------------------
 
 
+# Built once per runtime (catalogue and URL are fixed for a process) and served as bytes.
+
+
 @router.get("/.well-known/openid-credential-issuer")
-def credential_issuer_metadata(ctx: ContextDep) -> dict[str, Any]:
-    return metadata.credential_issuer_metadata(ctx.catalog, ctx.base_url)
+async def credential_issuer_metadata(request: Request) -> Response:
+    return _document(request, "issuer")
 
 
 @router.get("/.well-known/oauth-authorization-server")
-def authorization_server_metadata(ctx: ContextDep) -> dict[str, Any]:
-    return metadata.authorization_server_metadata(ctx.base_url)
+async def authorization_server_metadata(request: Request) -> Response:
+    return _document(request, "authorization_server")
 
 
 @router.get("/.well-known/jwt-vc-issuer")
-def jwt_vc_issuer_metadata(ctx: ContextDep) -> dict[str, Any]:
+async def jwt_vc_issuer_metadata(request: Request) -> Response:
+    return _document(request, "jwt_vc_issuer")
+
+
+def _document(request: Request, name: str) -> Response:
+    cache: dict[str, bytes] | None = getattr(request.app.state, "issuer_documents", None)
+    if cache is None:
+        cache = request.app.state.issuer_documents = {}
+    if name not in cache:
+        cache[name] = _render(_discovery(_context(request), name))
+    return Response(cache[name], media_type="application/json")
+
+
+def _discovery(ctx: IssuerContext, name: str) -> dict[str, Any]:
+    if name == "issuer":
+        return metadata.credential_issuer_metadata(ctx.catalog, ctx.base_url)
+    if name == "authorization_server":
+        return metadata.authorization_server_metadata(ctx.base_url)
     return metadata.jwt_vc_issuer_metadata(ctx.base_url)
+
+
+def _render(document: dict[str, Any]) -> bytes:
+    return bytes(JSONResponse(document).body)
 
 
 @router.get("/.well-known/jwks.json")
@@ -125,22 +173,33 @@ def offer_qr(offer_id: str, session: SessionDep, ctx: ContextDep) -> Response:
 # --- token, nonce --------------------------------------------------------------------------
 
 
+# The three hot endpoints (token, nonce, credential) are ``async`` with no sync
+# dependencies: each does its work in one threadpool call, its transaction committed
+# there before the response is sent. Crypto checks run before the transaction opens, so
+# that on SQLite (BEGIN IMMEDIATE) the write lock is held for database work only.
+
+
 @router.post("/issuance/token")
-def token(
-    request: Request,
-    session: SessionDep,
-    ctx: ContextDep,
-    grant_type: Annotated[str | None, Form()] = None,
-    pre_authorized_code: Annotated[str | None, Form(alias="pre-authorized_code")] = None,
-    tx_code: Annotated[str | None, Form()] = None,
-    dpop: Annotated[str | None, Header(alias="DPoP")] = None,
+async def token(request: Request) -> JSONResponse:
+    form = _form(await _body(request), request.headers.get("content-type", ""))
+    ctx, runtime = _context(request), _runtime(request)
+    return await run_in_threadpool(_token, runtime, ctx, form, request.headers.get("dpop"))
+
+
+def _token(
+    runtime: Runtime, ctx: IssuerContext, form: Mapping[str, str], dpop: str | None
 ) -> JSONResponse:
     proof = verify_dpop(
         dpop, method="POST", url=ctx.base_url + metadata.TOKEN_PATH, now=clock.epoch()
     )
-    granted = service.redeem_pre_authorized_code(
-        session, grant_type=grant_type, code=pre_authorized_code, tx_code=tx_code, dpop=proof
-    )
+    with runtime.db.transaction() as session:
+        granted = service.redeem_pre_authorized_code(
+            session,
+            grant_type=form.get("grant_type"),
+            code=form.get("pre-authorized_code"),
+            tx_code=form.get("tx_code"),
+            dpop=proof,
+        )
     if isinstance(granted, IssuanceError):
         return oauth_error_json(granted)  # not raised: the failure count must commit
     body = {
@@ -152,8 +211,41 @@ def token(
 
 
 @router.post("/issuance/nonce")
-def nonce(session: SessionDep) -> JSONResponse:
-    return JSONResponse({"c_nonce": service.new_nonce(session)}, headers=NO_STORE)
+async def nonce(request: Request) -> JSONResponse:
+    value = await run_in_threadpool(_nonce, _runtime(request))
+    return JSONResponse({"c_nonce": value}, headers=NO_STORE)
+
+
+def _nonce(runtime: Runtime) -> str:
+    with runtime.db.transaction() as session:
+        return service.new_nonce(session)
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ValidationFailed("the request body is too large", code="body_too_large")
+    return body
+
+
+def _form(body: bytes, content_type: str) -> dict[str, str]:
+    """An ``application/x-www-form-urlencoded`` body (anything else reads as empty)."""
+    if content_type.split(";")[0].strip().lower() != FORM_MEDIA:
+        return {}
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        raise ValidationFailed("the form is malformed", code="form_malformed") from None
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        raise ValidationFailed("the body is not JSON", code="json_invalid") from None
+    if not isinstance(value, dict):
+        raise ValidationFailed("the body must be a JSON object", code="json_not_object")
+    return value
 
 
 # --- credential, notification ----------------------------------------------------------------
@@ -166,7 +258,17 @@ def _grant(
     authorization: str | None,
     dpop: str | None,
 ) -> service.TokenGrant:
-    if "access_token" in request.query_params:
+    access_token, proof = _resource_dpop(
+        ctx, request.url.path, "access_token" in request.query_params, authorization, dpop
+    )
+    return _authenticate(session, access_token, proof)
+
+
+def _resource_dpop(
+    ctx: IssuerContext, path: str, token_in_query: bool, authorization: str | None, dpop: str | None
+) -> tuple[str, DpopProof]:
+    """The access token and its verified DPoP proof (pure: no database)."""
+    if token_in_query:
         raise InvalidAccessToken(
             "access tokens are never accepted in the query string", code="access_token_in_query"
         )
@@ -177,13 +279,20 @@ def _grant(
         )
     access_token = access_token.strip()
     try:
-        proof: DpopProof = verify_dpop(
+        proof = verify_dpop(
             dpop,
             method="POST",
-            url=ctx.base_url + request.url.path,
+            url=ctx.base_url + path,
             now=clock.epoch(),
             access_token=access_token,
         )
+    except InvalidDpopProof as exc:
+        raise ResourceDpopError(exc.message, code=exc.instance_code) from None
+    return access_token, proof
+
+
+def _authenticate(session: Session, access_token: str, proof: DpopProof) -> service.TokenGrant:
+    try:
         return service.authenticate(session, access_token, proof)
     except InvalidDpopProof as exc:
         raise ResourceDpopError(exc.message, code=exc.instance_code) from None
@@ -196,16 +305,37 @@ class ResourceDpopError(InvalidDpopProof):
 
 
 @router.post("/issuance/credential")
-def credential(
-    request: Request,
-    session: SessionDep,
-    ctx: ContextDep,
-    body: Annotated[dict[str, Any], Body()],
-    authorization: Annotated[str | None, Header()] = None,
-    dpop: Annotated[str | None, Header(alias="DPoP")] = None,
+async def credential(request: Request) -> JSONResponse:
+    raw = await _body(request)
+    headers = request.headers
+    return await run_in_threadpool(
+        _credential,
+        _runtime(request),
+        _context(request),
+        request.url.path,
+        "access_token" in request.query_params,
+        headers.get("authorization"),
+        headers.get("dpop"),
+        raw,
+    )
+
+
+def _credential(
+    runtime: Runtime,
+    ctx: IssuerContext,
+    path: str,
+    token_in_query: bool,
+    authorization: str | None,
+    dpop: str | None,
+    raw: bytes,
 ) -> JSONResponse:
-    grant = _grant(request, session, ctx, authorization, dpop)
-    batch = service.issue_credentials(session, ctx, grant, body)
+    body = _json_object(raw)
+    access_token, proof = _resource_dpop(ctx, path, token_in_query, authorization, dpop)
+    request = service.check_request(ctx, body)  # key proofs verified outside the transaction
+    with runtime.db.transaction() as session:
+        grant = _authenticate(session, access_token, proof)
+        unsigned = service.record_credentials(session, ctx, grant, request)
+    batch = service.sign_credentials(ctx, unsigned)  # after commit: a retry re-signs the same
     document = {
         "credentials": [{"credential": c} for c in batch.credentials],
         "notification_id": batch.notification_id,

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from elicense import clock, ids
 from elicense.catalog.model import Catalog, CredentialType
 from elicense.errors import (
     CredentialRequestDenied,
+    ELicenseError,
     InvalidAccessToken,
     InvalidCredentialRequest,
     InvalidDpopProof,
@@ -226,9 +227,13 @@ def redeem_pre_authorized_code(
         raise UnsupportedGrantType("only the pre-authorized code grant is supported")
     if not code:
         raise InvalidGrant("pre-authorized_code is missing", code="pre_authorized_code_missing")
+    now = clock.now()
+    redeemed = _redeem_without_tx_code(session, sha256_hex(code), now)
+    if redeemed is not None:
+        record_dpop_jti(session, dpop)
+        return _grant_token(session, *redeemed, dpop=dpop, now=now)
     query = select(Offer).where(Offer.code_hash == sha256_hex(code)).with_for_update()
     row = session.scalars(query).one_or_none()
-    now = clock.now()
     if row is None or row.redeemed_at is not None:
         raise InvalidGrant("the pre-authorized code is unknown or was already used")
     if row.expires_at <= now:
@@ -239,19 +244,55 @@ def redeem_pre_authorized_code(
         return _tx_code_failed(row)
     record_dpop_jti(session, dpop)
     row.redeemed_at, row.code_sealed = now, None
-    token = ids.secret_token()
-    session.add(
-        AccessToken(
-            token_hash=sha256_hex(token),
-            offer_id=row.id,
-            person_id=row.person_id,
-            configuration_ids=list(row.configuration_ids),
-            dpop_jkt=dpop.jkt,
-            created_at=now,
-            expires_at=now + TOKEN_TTL,
-        )
-    )
     session.flush()
+    return _grant_token(
+        session, row.id, row.person_id, list(row.configuration_ids), dpop=dpop, now=now
+    )
+
+
+_REDEEM = (
+    update(Offer)
+    .where(
+        Offer.code_hash == bindparam("b_code_hash"),
+        Offer.redeemed_at.is_(None),
+        Offer.tx_code_hash.is_(None),
+        Offer.expires_at > bindparam("now"),
+    )
+    .values(redeemed_at=bindparam("now"), code_sealed=None)
+    .returning(Offer.id, Offer.person_id, Offer.configuration_ids)
+)
+
+
+def _redeem_without_tx_code(
+    session: Session, code_hash: str, now: dt.datetime
+) -> tuple[str, str, list[str]] | None:
+    """The common case in one statement: a live, unredeemed offer without a transaction
+    code is marked redeemed (atomically: the ``WHERE`` makes it single use). ``None``
+    when that does not apply; the caller then takes the checking path (which explains)."""
+    row = session.execute(_REDEEM, {"b_code_hash": code_hash, "now": now}).first()
+    return None if row is None else (row[0], row[1], list(row[2]))
+
+
+def _grant_token(
+    session: Session,
+    offer_id: str,
+    person_id: str,
+    configuration_ids: list[str],
+    *,
+    dpop: DpopProof,
+    now: dt.datetime,
+) -> GrantedToken:
+    token = ids.secret_token()
+    values = {
+        "token_hash": sha256_hex(token),
+        "offer_id": offer_id,
+        "person_id": person_id,
+        "configuration_ids": configuration_ids,
+        "dpop_jkt": dpop.jkt,
+        "created_at": now,
+        "expires_at": now + TOKEN_TTL,
+    }
+    session.execute(insert(AccessToken), values)
     return GrantedToken(access_token=token, expires_in=int(TOKEN_TTL.total_seconds()))
 
 
@@ -284,12 +325,8 @@ def new_nonce(session: Session) -> str:
     """A fresh single-use ``c_nonce``."""
     nonce = ids.secret_token()
     now = clock.now()
-    session.add(
-        Nonce(
-            nonce_hash=sha256_hex(nonce), created_at=now, expires_at=now + NONCE_TTL, used_at=None
-        )
-    )
-    session.flush()
+    values = {"nonce_hash": sha256_hex(nonce), "created_at": now, "expires_at": now + NONCE_TTL}
+    session.execute(insert(Nonce), values | {"used_at": None})
     return nonce
 
 
@@ -309,7 +346,8 @@ def consume_nonce(session: Session, nonce: str) -> None:
 
 def authenticate(session: Session, access_token: str, dpop: DpopProof) -> TokenGrant:
     """The grant behind a DPoP-bound ``access_token`` presented with proof ``dpop``."""
-    row = session.get(AccessToken, sha256_hex(access_token))
+    token_hash = sha256_hex(access_token)
+    row = session.execute(_TOKEN, {"token_hash": token_hash}).first()
     if row is None or row.expires_at <= clock.now():
         raise InvalidAccessToken("the access token is unknown or has expired")
     if not secrets.compare_digest(row.dpop_jkt, dpop.jkt):
@@ -317,7 +355,15 @@ def authenticate(session: Session, access_token: str, dpop: DpopProof) -> TokenG
             "the DPoP proof is not signed by the token's key", code="dpop_key_mismatch"
         )
     record_dpop_jti(session, dpop)
-    return TokenGrant(row.token_hash, row.person_id, tuple(row.configuration_ids))
+    return TokenGrant(token_hash, row.person_id, tuple(row.configuration_ids))
+
+
+_TOKEN = select(
+    AccessToken.person_id,
+    AccessToken.configuration_ids,
+    AccessToken.dpop_jkt,
+    AccessToken.expires_at,
+).where(AccessToken.token_hash == bindparam("token_hash"))
 
 
 # --- credential endpoint -------------------------------------------------------------------
@@ -328,6 +374,31 @@ def request_hash(body: Mapping[str, Any]) -> str:
     return sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckedRequest:
+    """A Credential Request after its database-free checks (parse, key-proof signatures).
+
+    Errors are kept, not raised, so that :func:`record_credentials` reports them in the
+    protocol's order: the access token first, then the request, then the proofs.
+    """
+
+    body: Mapping[str, Any] = dataclasses.field(repr=False)
+    configuration_id: str
+    proofs: tuple[KeyProof, ...]
+    request_error: ELicenseError | None = None
+    proof_error: ELicenseError | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UnsignedBatch:
+    """Recorded credentials (ids, status entries, holder keys) still to be signed."""
+
+    credential_type: CredentialType
+    source: claim_source.SourceRecord = dataclasses.field(repr=False)
+    records: tuple[IssuedCredential, ...]
+    proofs: tuple[KeyProof, ...]
+
+
 def issue_credentials(
     session: Session,
     ctx: IssuerContext,
@@ -335,16 +406,44 @@ def issue_credentials(
     body: Mapping[str, Any],
 ) -> IssuedBatch:
     """Handle a Credential Request: one credential per verified key proof."""
-    configuration_id, proof_jwts = _parse_request(body)
+    return sign_credentials(ctx, record_credentials(session, ctx, grant, check_request(ctx, body)))
+
+
+def check_request(ctx: IssuerContext, body: Mapping[str, Any]) -> CheckedRequest:
+    """Parse a Credential Request and verify its key proofs (pure: no database)."""
+    try:
+        configuration_id, proof_jwts = _parse_request(body)
+    except ELicenseError as exc:
+        return CheckedRequest(body, "", (), request_error=exc)
+    try:
+        proofs = tuple(_verify_proofs(proof_jwts, ctx.base_url))
+    except ELicenseError as exc:
+        return CheckedRequest(body, configuration_id, (), proof_error=exc)
+    return CheckedRequest(body, configuration_id, proofs)
+
+
+def record_credentials(
+    session: Session, ctx: IssuerContext, grant: TokenGrant, request: CheckedRequest
+) -> UnsignedBatch:
+    """Consume the nonces and record one credential per proof (or find the earlier
+    records of an identical request: an idempotent retry)."""
+    if request.request_error is not None:
+        raise request.request_error
+    configuration_id = request.configuration_id
     credential_type = _granted_type(ctx.catalog, grant, configuration_id)
-    proofs = _verify_proofs(proof_jwts, ctx.base_url)
-    digest = request_hash(body)
-    previous = _previous(session, grant.token_hash, digest)
+    if request.proof_error is not None:
+        raise request.proof_error
+    proofs = list(request.proofs)
+    digest = request_hash(request.body)
+    previous, already_issued = _earlier(session, grant.token_hash, digest, configuration_id)
     if previous:
         return _reissue(session, ctx, credential_type, grant, proofs, previous)
     for nonce in dict.fromkeys(p.nonce for p in proofs):
         consume_nonce(session, nonce)
-    _refuse_second_batch(session, grant.token_hash, configuration_id)
+    if already_issued:
+        raise InvalidCredentialRequest(
+            "this access token already obtained this credential", code="credential_already_issued"
+        )
     source = claim_source.source_for(session, ctx.sealer, credential_type, grant.person_id)
     notification_id = ids.new_id("ntf")
     rows = [
@@ -352,10 +451,14 @@ def issue_credentials(
         | {"notification_id": notification_id, "request_hash": digest}
         for index, proof in enumerate(proofs)
     ]
-    records = [IssuedCredential(**row) for row in rows]
-    session.add_all(records)
-    session.flush()
-    return _sign(ctx, credential_type, source, records, proofs)
+    session.execute(insert(IssuedCredential), rows)
+    records = tuple(IssuedCredential(**row) for row in rows)  # transient: what signing reads
+    return UnsignedBatch(credential_type, source, records, tuple(proofs))
+
+
+def sign_credentials(ctx: IssuerContext, batch: UnsignedBatch) -> IssuedBatch:
+    """Sign recorded credentials (no database: may run after the transaction commits)."""
+    return _sign(ctx, batch.credential_type, batch.source, list(batch.records), list(batch.proofs))
 
 
 def _parse_request(body: Mapping[str, Any]) -> tuple[str, list[object]]:
@@ -395,24 +498,21 @@ def _verify_proofs(jwts: list[object], audience: str) -> list[KeyProof]:
     return proofs
 
 
-def _previous(session: Session, token_hash: str, digest: str) -> list[IssuedCredential]:
-    query = (
-        select(IssuedCredential)
-        .where(IssuedCredential.token_hash == token_hash, IssuedCredential.request_hash == digest)
-        .order_by(IssuedCredential.proof_index)
-    )
-    return list(session.scalars(query))
+_EARLIER = (
+    select(IssuedCredential)
+    .where(IssuedCredential.token_hash == bindparam("token_hash"))
+    .order_by(IssuedCredential.proof_index)
+)
 
 
-def _refuse_second_batch(session: Session, token_hash: str, configuration_id: str) -> None:
-    query = select(IssuedCredential.id).where(
-        IssuedCredential.token_hash == token_hash,
-        IssuedCredential.configuration_id == configuration_id,
-    )
-    if session.scalars(query.limit(1)).first() is not None:
-        raise InvalidCredentialRequest(
-            "this access token already obtained this credential", code="credential_already_issued"
-        )
+def _earlier(
+    session: Session, token_hash: str, digest: str, configuration_id: str
+) -> tuple[list[IssuedCredential], bool]:
+    """In one query, what this token obtained before: the records of an identical earlier
+    request (a retry), and whether it already obtained ``configuration_id``."""
+    rows = list(session.scalars(_EARLIER, {"token_hash": token_hash}))
+    previous = [r for r in rows if r.request_hash == digest]
+    return previous, any(r.configuration_id == configuration_id for r in rows)
 
 
 def _new_record(
@@ -458,14 +558,14 @@ def _reissue(
     grant: TokenGrant,
     proofs: list[KeyProof],
     previous: list[IssuedCredential],
-) -> IssuedBatch:
+) -> UnsignedBatch:
     """The same request again (lost response): same ids, status entries and holder keys."""
     if [r.holder_jkt for r in previous] != [p.jkt for p in proofs]:
         raise InvalidCredentialRequest("retry does not match the original request")
     if any(r.state == "revoked" for r in previous):
         raise CredentialRequestDenied("the credential was revoked meanwhile", code="revoked")
     source = claim_source.source_for(session, ctx.sealer, credential_type, grant.person_id)
-    return _sign(ctx, credential_type, source, previous, proofs)
+    return UnsignedBatch(credential_type, source, tuple(previous), tuple(proofs))
 
 
 def _sign(
@@ -570,9 +670,16 @@ def purge_expired(session: Session) -> None:
     session.execute(delete(AccessToken).where(AccessToken.expires_at <= now - TOKEN_TTL))
 
 
+_INSERT_JTI = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(DpopJti)
+    .on_conflict_do_nothing()
+    .returning(DpopJti.jti_hash)
+    for dialect in (postgresql, sqlite)
+}
+
+
 def _insert_ignore(session: Session, table: type[DpopJti], values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
-    return session.execute(statement.returning(table.jti_hash)).first() is not None
+    assert table is DpopJti
+    statement = _INSERT_JTI[session.get_bind().dialect.name]
+    return session.execute(statement, values).first() is not None
