@@ -5,12 +5,11 @@ province, registrar, in-person identity check, OpenID4VCI). Then only commands:
 ``elicense rp register|request|result`` for the relying parties and
 ``elicense wallet present --yes`` for the citizen.
 
-The "other region cannot obtain the digital ID" step is not here: the issuer cannot yet
-issue a ``resident_id`` end to end (its claims come out of the registry record nested one
-level too deep: ``claim_source_missing``), and the region rule is decided per credential
-(its ``issuing_region``), so it bites at presentation, not at request creation. It is
-covered with issued-in-test credentials in ``test_policy.py``
-(``test_resident_id_asked_by_another_region_is_refused``: wallet and verifier both refuse).
+The citizen's wallet also receives a ``resident_id`` (a second in-person identity check,
+then an offer for ``resident_id``). A hotel of the issuing region (Hangzhou, 330100; the
+holder's household region is 330105) gets name, ID number and photo; a hotel of another
+region (Shenzhen, 440300) is refused by the wallet (``region_mismatch``, nothing sent) and,
+when a rule-ignoring wallet posts the presentation anyway, by the verifier.
 """
 
 from __future__ import annotations
@@ -29,12 +28,21 @@ import httpx
 import pytest
 
 from elicense import demo
+from elicense.config import load_settings
+from elicense.verification import dcql
+from elicense.wallet import openid4vp, presentations
+from elicense.wallet.offer import resolve_offer
+from elicense.wallet.openid4vci import Holder
+from elicense.wallet.present_cli import request_uri_of
+from elicense.wallet.store import WalletFile
 
 pytestmark = pytest.mark.slow
 ADMIN_TOKEN = "journey-admin-token"
 STATUS_MAX_AGE = 2  # the verifier trusts a fetched status list this long (default 300 s)
 BANK_USCC = "91350100M000100Y43"
 HANGZHOU_HOTEL_USCC = "91330100799655058B"
+SHENZHEN_HOTEL_USCC = "9144030071526726XG"
+HOTEL_DISCLOSED = {"name", "id_number", "photo"}  # selectively disclosable, requested
 MORTGAGE_CLAIMS = {"marital_status", "holder", "spouse"}
 
 
@@ -110,13 +118,21 @@ def run_journey(tmp_path: Path, database_url: str | None) -> Cli:
             }
         )
         wallet = str(demo.wallet_path(journey, demo.COUPLE[0]))
+        vct, region = receive_resident_id(journey, demo.COUPLE[0])
+        query = hotel_query(vct, tmp_path)
         bank = register(cli, "Bank of Hangzhou", BANK_USCC, "bank", "330100", "bank.example.cn")
         mortgage_verified(cli, bank, wallet)
+        hotel = hotel_refused_marriage_license(cli)
+        hotel_of_the_region_checks_in(cli, hotel, wallet, query, region)
+        far_hotel = register(
+            cli, "Shenzhen Bay Hotel", SHENZHEN_HOTEL_USCC, "hotel", "440300", "hotel.example.com"
+        )
+        hotel_of_another_region_refused_by_wallet(cli, far_hotel, wallet, query)
+        rule_ignoring_wallet_refused_by_verifier(cli, far_hotel, query, Path(wallet), data_dir)
         demo.divorce(journey)
         demo.wait_for_revocation(journey)
         time.sleep(STATUS_MAX_AGE + 0.5)  # the verifier's cached status list goes stale
         mortgage_revoked(cli, bank, wallet)
-        hotel_refused_marriage_license(cli)
         journey.client.close()
     return cli
 
@@ -170,7 +186,7 @@ def mortgage_revoked(cli: Cli, bank: dict[str, str], wallet: str) -> None:
     assert "claims" not in done.stdout
 
 
-def hotel_refused_marriage_license(cli: Cli) -> None:
+def hotel_refused_marriage_license(cli: Cli) -> dict[str, str]:
     refused = cli(
         "rp", "register", "--name", "West Lake Hotel", "--uscc", HANGZHOU_HOTEL_USCC,
         "--sector", "hotel", "--region", "330100", "--client-host", "hotel.example.cn",
@@ -186,6 +202,133 @@ def hotel_refused_marriage_license(cli: Cli) -> None:
     assert asked.returncode == 1
     assert "error [beyond_registration]" in asked.stderr
     assert "Traceback" not in asked.stderr
+    return hotel
+
+
+def receive_resident_id(journey: demo.Journey, citizen: int) -> tuple[str, str]:
+    """A new identity check (the first was used by the license offer), an offer for
+    ``resident_id``, redeemed into the same wallet file; the credential's vct and region."""
+    demo.in_person_identity(journey, citizen)
+    body = {
+        "verified_identity_id": journey.identities[citizen],
+        "credential_configuration_ids": ["resident_id"],
+        "tx_code": True,
+    }
+    offer = demo.call(journey.client, "POST", journey.url("/issuance/offers"), json=body)
+    handle = WalletFile.open(demo.wallet_path(journey, citizen), demo.WALLET_PASSPHRASE)
+    with handle.transaction() as wallet:
+        [stored] = Holder(journey.client).receive(
+            resolve_offer(offer["deep_link"], journey.client), wallet, tx_code=offer["tx_code"]
+        )
+    assert stored.configuration_id == "resident_id"
+    assert stored.claims["id_number"] == journey.person(citizen).id_number
+    region = stored.claims["issuing_region"]
+    assert isinstance(region, str)
+    assert region.startswith("3301")  # Hangzhou
+    return stored.vct, region
+
+
+def hotel_query(vct: str, directory: Path) -> Path:
+    """The hotel check-in claims, photo only if the ID has one (``claim_sets``): the seeded
+    citizens have no photo on record, and the ``hotel_check_in`` preset requires it."""
+    claims = [
+        {"id": name, "path": [name]} for name in ("name", "id_number", "photo", "issuing_region")
+    ]
+    query = {
+        "credentials": [
+            {
+                "id": "identity",
+                "format": "dc+sd-jwt",
+                "meta": {"vct_values": [vct]},
+                "claims": claims,
+                "claim_sets": [
+                    ["name", "id_number", "photo", "issuing_region"],
+                    ["name", "id_number", "issuing_region"],
+                ],
+            }
+        ]
+    }
+    path = directory / "hotel_check_in.dcql.json"
+    path.write_text(json.dumps(query))
+    return path
+
+
+def new_hotel_request(cli: Cli, hotel: dict[str, str], query: Path) -> dict[str, str]:
+    args = ("rp", "request", "--dcql", str(query), "--purpose", "hotel_check_in")
+    found = fields(cli.ok(*args, **hotel))
+    assert found["deep_link"].startswith("openid4vp://?client_id=")
+    return found
+
+
+def hotel_of_the_region_checks_in(
+    cli: Cli, hotel: dict[str, str], wallet: str, query: Path, region: str
+) -> None:
+    created = new_hotel_request(cli, hotel, query)
+    shown = cli.ok("wallet", "present", created["deep_link"], "--yes", "--wallet", wallet)
+    assert "West Lake Hotel" in shown
+    assert shown.strip().endswith("presented")
+    result = json.loads(cli.ok("rp", "result", created["request_id"], "--wait", "10", **hotel))
+    assert result["outcome"] == "verified"
+    [credential] = result["credentials"]
+    assert credential["credential_type"] == "resident_id"
+    claims = credential["claims"]
+    # issuing_region is not selectively disclosable: always there, and what the rule reads
+    assert claims.pop("issuing_region") == region
+    assert {"name", "id_number"} <= set(claims) <= HOTEL_DISCLOSED
+    assert not {"sex", "birth_date", "nationality", "name_latin"} & set(claims)
+    checks = {c["name"]: c["ok"] for c in result["checks"]}
+    assert checks["region"] is True
+    assert all(checks.values())
+
+
+def hotel_of_another_region_refused_by_wallet(
+    cli: Cli, far_hotel: dict[str, str], wallet: str, query: Path
+) -> None:
+    created = new_hotel_request(cli, far_hotel, query)
+    refused = cli("wallet", "present", created["deep_link"], "--yes", "--wallet", wallet)
+    assert refused.returncode == 1
+    assert "region_mismatch" in refused.stderr
+    assert "presented" not in refused.stdout
+    assert "Traceback" not in refused.stderr
+    pending = cli("rp", "result", created["request_id"], "--wait", "1", **far_hotel)
+    assert pending.returncode == 1  # nothing was sent: no result, verified or otherwise
+    assert "result_pending" in pending.stderr
+    assert "verified" not in pending.stdout
+
+
+def rule_ignoring_wallet_refused_by_verifier(
+    cli: Cli, far_hotel: dict[str, str], query: Path, wallet_file: Path, data_dir: Path
+) -> None:
+    """A wallet that skips the region rule builds and posts the presentation itself; the
+    verifier refuses it (``region_mismatch``) and passes no claims on."""
+    created = new_hotel_request(cli, far_hotel, query)
+    wallet = WalletFile.open(wallet_file, demo.WALLET_PASSPHRASE).load()
+    [held] = [c for c in wallet.list() if c.configuration_id == "resident_id"]
+    keys = load_settings({"ELICENSE_DATA_DIR": str(data_dir)}).keys_dir
+    anchors = openid4vp.load_anchor((keys / "rp_ca" / "rp_ca.cert.pem").read_text())
+    with httpx.Client(timeout=30.0) as client:
+        request = openid4vp.fetch_request(
+            request_uri_of(created["deep_link"]), anchors=[anchors], client=client
+        )
+        [asked] = request.request.query.credentials
+        vp = presentations.build_presentation(
+            wallet,
+            held.id,
+            dcql.disclosure_paths(asked, held.claims),
+            nonce=request.request.nonce,
+            audience=request.request.client_id,
+        )
+        form = {"vp_token": json.dumps({asked.id: [vp]}), "state": request.request.state or ""}
+        response = openid4vp.post_response(request, form, client=client)
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "region_mismatch"
+    done = cli("rp", "result", created["request_id"], "--wait", "10", **far_hotel)
+    assert done.returncode == 1
+    found = json.loads(done.stdout)
+    assert found["outcome"] == "rejected"
+    assert found["error"]["code"] == "region_mismatch"
+    assert "credentials" not in found
+    assert held.claims["id_number"] not in done.stdout
 
 
 def test_journey_on_sqlite(tmp_path: Path) -> None:
