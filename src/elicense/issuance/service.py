@@ -57,6 +57,7 @@ MAX_TX_CODE_FAILURES = 5
 BATCH_SIZE = 10
 OFFER_PATH = "/issuance/offers"
 _CODE_CONTEXT = "issuance.pre_authorized_code"
+_CHINA = dt.timezone(dt.timedelta(hours=8))  # civil dates of the registry (clock.today)
 NOTIFICATION_STATES = {
     "credential_accepted": "accepted",
     "credential_failure": "failed",
@@ -447,7 +448,7 @@ def record_credentials(
     source = claim_source.source_for(session, ctx.sealer, credential_type, grant.person_id)
     notification_id = ids.new_id("ntf")
     rows = [
-        _new_record(session, ctx, credential_type, grant, source.source_id, proof, index)
+        _new_record(session, ctx, credential_type, grant, source, proof, index)
         | {"notification_id": notification_id, "request_hash": digest}
         for index, proof in enumerate(proofs)
     ]
@@ -520,7 +521,7 @@ def _new_record(
     ctx: IssuerContext,
     credential_type: CredentialType,
     grant: TokenGrant,
-    source_id: str,
+    source: claim_source.SourceRecord,
     proof: KeyProof,
     index: int,
 ) -> dict[str, Any]:
@@ -538,17 +539,33 @@ def _new_record(
         "person_id": grant.person_id,
         "configuration_id": credential_type.id,
         "format": format_for(credential_type).format_id,
-        "source_id": source_id,
+        "source_id": source.source_id,
         "status_uri": status.uri,
         "status_idx": status.idx,
         "holder_jkt": proof.jkt,
         "token_hash": grant.token_hash,
         "proof_index": index,
         "issued_at": now,
-        "expires_at": credential_type.expires_at(now),
+        "expires_at": _expires_at(credential_type, source, now),
         "state": "issued",
         "state_changed_at": now,
     }
+
+
+def _expires_at(
+    credential_type: CredentialType, source: claim_source.SourceRecord, now: dt.datetime
+) -> dt.datetime:
+    """The catalogue's validity, capped by the record's own end (a ``valid_until`` validity
+    claim, a civil date in UTC+8): a travel pass never outlives its endorsement."""
+    expires = credential_type.expires_at(now)
+    for claim in credential_type.claims:
+        if claim.validity and claim.name == "valid_until" and claim.source:
+            group, _, name = claim.source.partition(".")
+            until = source.fields.get(group, {}).get(name)
+            if isinstance(until, dt.date):
+                end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), tzinfo=_CHINA)
+                expires = min(expires, end)
+    return expires
 
 
 def _reissue(
