@@ -19,13 +19,11 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
-import contextlib
 import hmac
 import io
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -33,13 +31,11 @@ import httpx
 import qrcode
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from elicense.crypto.x509 import to_x5c
-from elicense.errors import ELicenseError, InvalidRequest, StorageError, Unauthorized
+from elicense.errors import ELicenseError, InvalidRequest, Unauthorized
 from elicense.runtime import Runtime
 from elicense.verification import retention, service
 from elicense.verification.checks import VerifiedPresentation
@@ -302,34 +298,23 @@ def _respond(
     runtime: Runtime, ctx: VerificationContext, request_id: str, form: dict[str, str]
 ) -> dict[str, Any]:
     # Never hold a transaction while verifying: the status list may be fetched over HTTP
-    # from this service, and on SQLite each transaction holds the write lock.
-    # Core connections, not ORM sessions: both steps are single pre-built statements,
-    # and the session's set-up and commit bookkeeping cost more than the SQL.
-    with _core_transaction(runtime) as connection:
-        pending = service.load_pending(connection, ctx, request_id)
+    # from this service, and on SQLite each write transaction holds the write lock. So:
+    # one autocommit read, the checks, then one write transaction whose conditional
+    # update makes the nonce single-use, with the history row. Prepared statements on
+    # the driver connection: SQLAlchemy's per-statement machinery cost more than the SQL.
+    engine = runtime.db.engine
+    pending = service.load_pending_prepared(engine, ctx, request_id)
     outcome: VerifiedPresentation | ELicenseError
     try:
         outcome = service.verify(ctx, pending, form)
     except ELicenseError as exc:
         outcome = exc
-    with _core_transaction(runtime) as connection:
-        result = service.record(connection, ctx, pending, outcome)
+    result = service.record_prepared(engine, ctx, pending, outcome)
     if pending.webhook_url:
         _deliver(ctx, pending.webhook_url, result)
     if isinstance(outcome, ELicenseError):
         raise outcome
     return {}
-
-
-@contextlib.contextmanager
-def _core_transaction(runtime: Runtime) -> Iterator[Connection]:
-    """One Core transaction: committed on success, rolled back on error; a database
-    failure is a clear :class:`~elicense.errors.StorageError`, as with ``transaction``."""
-    try:
-        with runtime.db.engine.begin() as connection:
-            yield connection
-    except OperationalError as exc:
-        raise StorageError(f"database error: {str(exc.orig).strip()[:200]}") from None
 
 
 def _deliver(ctx: VerificationContext, url: str, result: dict[str, Any]) -> None:

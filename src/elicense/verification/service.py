@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -21,7 +22,7 @@ from urllib.parse import quote, urlencode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,7 @@ from elicense.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from elicense.verification import dcql, policy, request_object, rp_ca, uscc
+from elicense.verification import dcql, policy, prepared, request_object, rp_ca, uscc
 from elicense.verification.checks import Expectation, VerifiedPresentation, verify_presentation
 from elicense.verification.context import VerificationContext
 from elicense.verification.models import RelyingParty, VerificationHistory, VerificationRequest
@@ -381,6 +382,24 @@ _RECORD = (
     )
 )
 _INSERT_HISTORY = insert(VerificationHistory)
+_HISTORY_COLUMNS = tuple(c.key for c in VerificationHistory.__table__.columns)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Statements:
+    load: prepared.Prepared
+    record: prepared.Prepared
+    history: prepared.Prepared
+
+
+@functools.cache
+def _statements(dialect: Dialect) -> _Statements:
+    """The response path's statements, compiled once per dialect."""
+    return _Statements(
+        load=prepared.Prepared.compile(_LOAD_PENDING, dialect),
+        record=prepared.Prepared.compile(_RECORD, dialect),
+        history=prepared.Prepared.compile(_INSERT_HISTORY, dialect, _HISTORY_COLUMNS),
+    )
 
 
 def _core(session: Session | Connection) -> Connection:
@@ -391,8 +410,20 @@ def load_pending(
     session: Session | Connection, ctx: VerificationContext, request_id: str
 ) -> Pending:
     """The open request ``request_id`` with its RP (one query, no ORM identity map).
-    Takes a Core ``Connection`` too (the response path skips the ORM session)."""
+    Takes a Core ``Connection`` too."""
     row = _core(session).execute(_LOAD_PENDING, {"rid": request_id}).one_or_none()
+    return _pending(ctx, None if row is None else tuple(row))
+
+
+def load_pending_prepared(engine: Engine, ctx: VerificationContext, request_id: str) -> Pending:
+    """:func:`load_pending` as one prepared statement on a driver connection, outside
+    any transaction (the response path; see :mod:`elicense.verification.prepared`)."""
+    with prepared.driver_cursor(engine, write=False) as cursor:
+        row = _statements(engine.dialect).load.one_or_none(cursor, {"rid": request_id})
+    return _pending(ctx, row)
+
+
+def _pending(ctx: VerificationContext, row: tuple[Any, ...] | None) -> Pending:
     if row is None:
         raise NotFound("no such request", code="request_not_found")
     (rid, state, expires_at, nonce, purpose, query, mode, sealed) = row[:8]
@@ -463,6 +494,35 @@ def record(
     outcome: VerifiedPresentation | ELicenseError,
 ) -> dict[str, Any]:
     """Store the outcome once (single-use nonce) with its history row; the result JSON."""
+    result, update_params, history = _outcome_rows(ctx, pending, outcome)
+    connection = _core(session)
+    if connection.execute(_RECORD, update_params).rowcount != 1:
+        raise Conflict("the request was already answered", code="request_already_answered")
+    connection.execute(_INSERT_HISTORY, history)
+    return result
+
+
+def record_prepared(
+    engine: Engine,
+    ctx: VerificationContext,
+    pending: Pending,
+    outcome: VerifiedPresentation | ELicenseError,
+) -> dict[str, Any]:
+    """:func:`record` as two prepared statements in one driver transaction (the
+    response path): the conditional update claims the request, the history row follows."""
+    result, update_params, history = _outcome_rows(ctx, pending, outcome)
+    statements = _statements(engine.dialect)
+    with prepared.driver_cursor(engine, write=True) as cursor:
+        if statements.record.execute(cursor, update_params).rowcount != 1:
+            raise Conflict("the request was already answered", code="request_already_answered")
+        statements.history.execute(cursor, history)
+    return result
+
+
+def _outcome_rows(
+    ctx: VerificationContext, pending: Pending, outcome: VerifiedPresentation | ELicenseError
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The result JSON, the parameters of :data:`_RECORD` and the history row."""
     expect = pending.expectation
     now = clock.now()
     if isinstance(outcome, VerifiedPresentation):
@@ -476,22 +536,15 @@ def record(
             "checks": outcome.extra.get("checks", []),
         }
         state = REJECTED
-    connection = _core(session)
-    changed = connection.execute(
-        _RECORD,
-        {
-            "rid": expect.request_id,
-            "new_state": state,
-            "code": code,
-            "sealed": ctx.sealer.seal(_json.dumps(result), _SEAL_RESULT),
-            "now": now,
-            "until": now + dt.timedelta(seconds=ctx.result_retention),
-        },
-    )
-    if changed.rowcount != 1:
-        raise Conflict("the request was already answered", code="request_already_answered")
-    connection.execute(_INSERT_HISTORY, _history(pending, outcome, state, code, now))
-    return result
+    update_params = {
+        "rid": expect.request_id,
+        "new_state": state,
+        "code": code,
+        "sealed": ctx.sealer.seal(_json.dumps(result), _SEAL_RESULT),
+        "now": now,
+        "until": now + dt.timedelta(seconds=ctx.result_retention),
+    }
+    return result, update_params, _history(pending, outcome, state, code, now)
 
 
 def _history(

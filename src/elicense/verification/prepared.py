@@ -1,0 +1,124 @@
+"""Core statements compiled once per dialect and run on the driver's own connection.
+
+The response path runs three statements per presentation. Through a SQLAlchemy
+``Connection`` each one costs a cache key, an execution context and event dispatch:
+more CPU than SQLite spends on the statement itself. :class:`Prepared` compiles a Core
+statement once for the engine's dialect and keeps what Core would do at run time, the
+SQL text, the parameter order and each column type's bind and result processors (so
+values are stored and read exactly as Core stores and reads them); :func:`driver_cursor`
+runs them on a pooled DBAPI connection.
+
+Transactions: on SQLite a write transaction is opened with ``BEGIN IMMEDIATE``, as the
+engine does for every transaction (writers queue on the lock instead of failing on
+upgrade); a read is one autocommit statement (a consistent snapshot, no lock). Other
+drivers open their transaction implicitly. Driver ``OperationalError`` becomes
+:class:`~elicense.errors.StorageError`, as with ``Database.transaction``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from elicense.errors import StorageError
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Prepared:
+    """One statement, compiled for one dialect."""
+
+    sql: str
+    positional: bool
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+    binds: Mapping[str, Processor]
+    results: tuple[Processor, ...]
+
+    @classmethod
+    def compile(
+        cls, statement: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None = None
+    ) -> Prepared:
+        compiled = statement.compile(
+            dialect=dialect, column_keys=list(column_keys) if column_keys else None
+        )
+        assert isinstance(compiled, SQLCompiler)
+        sql = compiled.string
+        if compiled.positional:
+            names = tuple(compiled.positiontup or ())
+        else:
+            names = tuple(n for n in compiled.binds if f"%({n})s" in sql)
+        params = {n: compiled.binds[n] for n in names}
+        columns = getattr(statement, "selected_columns", ())
+        return cls(
+            sql=sql,
+            positional=compiled.positional,
+            names=names,
+            defaults={n: p.effective_value for n, p in params.items() if not p.required},
+            binds={
+                n: p.type.dialect_impl(dialect).bind_processor(dialect) for n, p in params.items()
+            },
+            results=tuple(
+                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
+            ),
+        )
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        merged = {**self.defaults, **values}
+        out = {}
+        for name in self.names:
+            value, process = merged[name], self.binds[name]
+            out[name] = process(value) if process is not None and value is not None else value
+        return tuple(out[n] for n in self.names) if self.positional else out
+
+    def execute(self, cursor: Any, values: Mapping[str, Any]) -> Any:
+        cursor.execute(self.sql, self.parameters(values))
+        return cursor
+
+    def one_or_none(self, cursor: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        row = self.execute(cursor, values).fetchone()
+        if row is None:
+            return None
+        return tuple(p(v) if p is not None else v for p, v in zip(self.results, row, strict=True))
+
+
+@contextlib.contextmanager
+def driver_cursor(engine: Engine, *, write: bool) -> Iterator[Any]:
+    """A DBAPI cursor on a pooled connection: committed on success, rolled back on
+    error (see the module docstring for how the transaction opens)."""
+    dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.OperationalError
+    try:
+        connection = engine.raw_connection()
+    except OperationalError as exc:  # a connect error, wrapped by SQLAlchemy
+        raise StorageError(f"database error: {_first_line(exc)}") from None
+    try:
+        cursor = connection.cursor()
+        try:
+            if write and engine.dialect.name == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            yield cursor
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            cursor.close()
+    except dbapi_error as exc:
+        raise StorageError(f"database error: {_first_line(exc)}") from None
+    finally:
+        connection.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    return text.splitlines()[0][:200] if text else "unknown"
