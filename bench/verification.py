@@ -302,6 +302,10 @@ def api_rate(
             "--log-level",
             "warning",
             "--no-access-log",
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
         ],
         env=env,
     )

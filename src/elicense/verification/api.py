@@ -238,14 +238,25 @@ _RESPONSE_FORM_SCHEMA: dict[str, Any] = {
 }
 # A small pool of its own for the response path: a hop through it costs less than
 # through the framework's shared pool, and the work is CPU-bound under the GIL, so more
-# threads only contend (measured: 4 threads cost ~10% more CPU per response than 2; 1
-# is cheaper still on SQLite, but 2 overlap a database round trip on PostgreSQL).
-# Never the pool that serves the status list (verifying may fetch it from this very
-# service), and webhook delivery (network, up to its timeout) runs elsewhere.
-_RESPONSE_THREADS = 2
-_response_pool = concurrent.futures.ThreadPoolExecutor(
-    _RESPONSE_THREADS, thread_name_prefix="vp-response"
-)
+# threads only contend (measured on SQLite: 4 threads cost ~10% more CPU per response
+# than 2, and 2 more than 1). On SQLite one thread per process: the statements run
+# in-process and writers serialise on one lock anyway. Elsewhere two, so that one
+# thread's database round trip overlaps the other's checks. Never the pool that
+# serves the status list (verifying may fetch it from this very service); webhook
+# delivery (network, up to its timeout) runs elsewhere too.
+_RESPONSE_THREADS = {"sqlite": 1}
+_DEFAULT_RESPONSE_THREADS = 2
+_response_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def _response_pool(dialect: str) -> concurrent.futures.ThreadPoolExecutor:
+    # Called on the event loop thread only, so no lock is needed.
+    pool = _response_pools.get(dialect)
+    if pool is None:
+        threads = _RESPONSE_THREADS.get(dialect, _DEFAULT_RESPONSE_THREADS)
+        pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="vp-response")
+        _response_pools[dialect] = pool
+    return pool
 
 
 async def _response_route(request: Request) -> Response:
@@ -260,8 +271,9 @@ async def _response_route(request: Request) -> Response:
     loop = asyncio.get_running_loop()
     if ctx is None:
         ctx = await run_in_threadpool(get_context, request, runtime)
+    pool = _response_pool(runtime.db.dialect)
     outcome, result, webhook = await loop.run_in_executor(
-        _response_pool, _respond, runtime, ctx, request_id, form
+        pool, _respond, runtime, ctx, request_id, form
     )
     if webhook:
         await run_in_threadpool(_deliver, ctx, webhook, result)
