@@ -10,7 +10,8 @@ preset: 5 disclosed claims, ES256 issuer signature and KB-JWT):
   from an already verified list, DCQL, over-disclosure, RP permission, region);
 * **api, W workers** - ``POST /verification/responses/{id}`` (``direct_post``) to
   ``uvicorn --workers W`` on loopback over SQLite, from a thread pool; each response
-  loads its request, verifies, and records the outcome (two short transactions). The
+  loads its request (one read), verifies, and records the outcome (one write
+  transaction: the single-use update and the history row). The
   status list is fetched over HTTP from the same server once per worker and ``ttl``.
 
 * **http floor** - the same POSTs to an unknown request id (form parsing, one
