@@ -209,3 +209,16 @@ def test_admin_registration_api_shows_the_secret_once(env: Env) -> None:
     assert registration.status_code == 200
     assert created["client_secret"] not in registration.text
     assert sd_jwt  # the module under test elsewhere
+
+
+def test_hotel_preset_asks_for_the_photo_only_when_the_id_has_one() -> None:
+    from elicense.catalog import load_catalog
+    from elicense.verification import policy
+
+    preset = policy.load_presets(load_catalog())["hotel_check_in"]
+    (credential,) = preset.query.credentials
+    options = credential.options()
+    assert [sorted(c.path[0] for c in option) for option in options] == [
+        ["id_number", "issuing_region", "name", "photo"],
+        ["id_number", "issuing_region", "name"],
+    ]

@@ -187,14 +187,25 @@ def load_presets(catalog: Catalog, path: Path = PRESETS_FILE) -> dict[str, Prese
 
 
 def _preset(catalog: Catalog, name: str, value: Mapping[str, Any]) -> Preset:
-    credentials = [
-        {
-            "id": c["id"],
-            "format": dcql.FORMAT_SD_JWT_VC,
-            "meta": {"vct_values": [catalog.get(c["type"]).vct]},
-            "claims": [{"path": p} for p in c["claims"]],
-        }
-        for c in value["credentials"]
-    ]
+    credentials = [_preset_credential(catalog, c) for c in value["credentials"]]
     query = dcql.parse({"credentials": credentials})
     return Preset(name, value["sector"], value["purpose"], query)
+
+
+def _preset_credential(catalog: Catalog, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A DCQL credential query; ``optional`` claims become a preferred ``claim_sets``
+    option, with the required claims alone as the fallback (e.g. a photo when the ID
+    has one)."""
+    query: dict[str, Any] = {
+        "id": spec["id"],
+        "format": dcql.FORMAT_SD_JWT_VC,
+        "meta": {"vct_values": [catalog.get(spec["type"]).vct]},
+        "claims": [{"path": p} for p in spec["claims"]],
+    }
+    optional = spec.get("optional", [])
+    if optional:
+        paths = [*spec["claims"], *optional]
+        query["claims"] = [{"id": f"c{i}", "path": p} for i, p in enumerate(paths)]
+        required = [f"c{i}" for i in range(len(spec["claims"]))]
+        query["claim_sets"] = [[f"c{i}" for i in range(len(paths))], required]
+    return query
