@@ -110,7 +110,8 @@ def preset_grants(sector: str) -> list[dict[str, Any]]:
         for credential in preset["credentials"]:
             purposes, claims = merged.setdefault(credential["type"], (set(), set()))
             purposes.add(preset["purpose"])
-            claims.update(".".join(p) for p in credential["claims"])
+            paths = [*credential["claims"], *credential.get("optional", [])]
+            claims.update(".".join(p) for p in paths)
     return [
         {"credential_type": t, "purposes": sorted(p), "claims": sorted(c)}
         for t, (p, c) in sorted(merged.items())
