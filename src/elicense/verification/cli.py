@@ -25,10 +25,11 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from elicense.catalog import load_catalog
 from elicense.console import clear_errors, runtime_scope
 from elicense.errors import ConfigError, ELicenseError
 from elicense.verification.context import ADMIN_TOKEN_ENV, ROUTE_PREFIX
-from elicense.verification.policy import PRESETS_FILE
+from elicense.verification.policy import claim_name, load_presets
 from elicense.wallet.http import TRANSPORT_ERRORS, issuer_error
 
 RP_ID_ENV = "ELICENSE_RP_ID"
@@ -101,17 +102,18 @@ def _secret() -> str:
 
 
 def preset_grants(sector: str) -> list[dict[str, Any]]:
-    """The grants a sector's presets need (``presets.json``), one per credential type."""
-    presets: dict[str, Any] = json.loads(PRESETS_FILE.read_text("utf-8"))
+    """The grants a sector's presets need (every claim they may ask, optional ones too),
+    one per credential type — read through the same loader the verifier uses."""
+    catalog = load_catalog()
     merged: dict[str, tuple[set[str], set[str]]] = {}
-    for name, preset in presets.items():
-        if name.startswith("$") or preset["sector"] != sector:
+    for preset in load_presets(catalog).values():
+        if preset.sector != sector:
             continue
-        for credential in preset["credentials"]:
-            purposes, claims = merged.setdefault(credential["type"], (set(), set()))
-            purposes.add(preset["purpose"])
-            paths = [*credential["claims"], *credential.get("optional", [])]
-            claims.update(".".join(p) for p in paths)
+        for credential in preset.query.credentials:
+            type_id = catalog.by_vct(credential.vct_values[0]).id
+            purposes, claims = merged.setdefault(type_id, (set(), set()))
+            purposes.add(preset.purpose)
+            claims.update(claim_name(path) for path in credential.all_paths())
     return [
         {"credential_type": t, "purposes": sorted(p), "claims": sorted(c)}
         for t, (p, c) in sorted(merged.items())
