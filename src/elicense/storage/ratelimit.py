@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import Integer, String, delete, select, update
+from sqlalchemy import Integer, String, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -33,32 +33,30 @@ def hit(db: Database, scope: str, client: str, limit: int, window_seconds: int =
     window = clock.epoch() // window_seconds * window_seconds
     key = hashlib.sha256(client.encode()).hexdigest()
     with db.transaction() as session:
-        if not _bump(session, scope, key, window):
-            try:
-                with session.begin_nested():
-                    session.add(
-                        RateWindow(scope=scope, client_key=key, window_start=window, count=1)
-                    )
-            except IntegrityError:  # a concurrent first request created the row
-                _bump(session, scope, key, window)
-        session.execute(
-            delete(RateWindow).where(
-                RateWindow.scope == scope, RateWindow.window_start < window - window_seconds
+        count = _bump(session, scope, key, window)
+        if count is None:  # the client's first request in this window
+            count = _open_window(session, scope, key, window)
+            session.execute(
+                delete(RateWindow).where(
+                    RateWindow.scope == scope, RateWindow.window_start < window - window_seconds
+                )
             )
-        )
-        count = session.scalar(
-            select(RateWindow.count).where(
-                RateWindow.scope == scope,
-                RateWindow.client_key == key,
-                RateWindow.window_start == window,
-            )
-        )
-    if count is not None and count > limit:
+    if count > limit:
         raise RateLimited("too many requests from this client; wait a minute and try again")
 
 
-def _bump(session: Session, scope: str, key: str, window: int) -> bool:
-    result = session.execute(
+def _open_window(session: Session, scope: str, key: str, window: int) -> int:
+    try:
+        with session.begin_nested():
+            session.add(RateWindow(scope=scope, client_key=key, window_start=window, count=1))
+    except IntegrityError:  # a concurrent first request created the row
+        return _bump(session, scope, key, window) or 1
+    return 1
+
+
+def _bump(session: Session, scope: str, key: str, window: int) -> int | None:
+    """The window's new count, or ``None`` when the window has no row yet."""
+    return session.scalar(
         update(RateWindow)
         .where(
             RateWindow.scope == scope,
@@ -66,5 +64,5 @@ def _bump(session: Session, scope: str, key: str, window: int) -> bool:
             RateWindow.window_start == window,
         )
         .values(count=RateWindow.count + 1)
+        .returning(RateWindow.count)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
