@@ -43,6 +43,7 @@ from elicense.verification.context import ROUTE_PREFIX, VerificationContext, bui
 from elicense.verification.models import RelyingParty, VerificationRequest
 from elicense.verification.policy import Grant
 from elicense.web.deps import RuntimeDep, SessionDep
+from elicense.web.fastpath import FastRoute, read_body
 
 log = logging.getLogger("elicense.verification")
 router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"], lifespan=retention.lifespan)
@@ -264,7 +265,8 @@ async def _response_route(request: Request) -> Response:
     dependency graph, no response model, the form parsed by :func:`_form` (the hot
     path of the verifier). Errors are :class:`ELicenseError`, rendered by the app."""
     request_id: str = request.path_params["request_id"]
-    form = _form(await request.body(), request.headers.get("content-type", ""))
+    body = await read_body(request, MAX_RESPONSE_BYTES, code="response_too_large")
+    form = _form(body, request.headers.get("content-type", ""))
     state = request.app.state
     runtime: Runtime = state.runtime
     ctx: VerificationContext | None = getattr(state, "verification", None)
@@ -282,10 +284,8 @@ async def _response_route(request: Request) -> Response:
     return Response(b"{}", media_type="application/json")
 
 
-# Registered before the documented route below, so it is the one that serves requests.
-router.add_route(
-    ROUTE_PREFIX + RESPONSE_PATH, _response_route, methods=["POST"], include_in_schema=False
-)
+# Dispatched by the app ahead of its middleware (see :mod:`elicense.web.fastpath`).
+FAST_ROUTES = [FastRoute("POST", ROUTE_PREFIX + RESPONSE_PATH, _response_route)]
 
 
 @router.post(

@@ -40,7 +40,8 @@ from elicense.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from elicense.verification import dcql, policy, prepared, request_object, rp_ca, uscc
+from elicense.storage import prepared
+from elicense.verification import dcql, policy, request_object, rp_ca, uscc
 from elicense.verification.checks import Expectation, VerifiedPresentation, verify_presentation
 from elicense.verification.context import VerificationContext
 from elicense.verification.models import RelyingParty, VerificationHistory, VerificationRequest
@@ -417,7 +418,7 @@ def load_pending(
 
 def load_pending_prepared(engine: Engine, ctx: VerificationContext, request_id: str) -> Pending:
     """:func:`load_pending` as one prepared statement on a driver connection, outside
-    any transaction (the response path; see :mod:`elicense.verification.prepared`)."""
+    any transaction (the response path; see :mod:`elicense.storage.prepared`)."""
     with prepared.driver_cursor(engine, write=False) as cursor:
         row = _statements(engine.dialect).load.one_or_none(cursor, {"rid": request_id})
     return _pending(ctx, row)

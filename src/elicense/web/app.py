@@ -16,6 +16,7 @@ from elicense import __version__
 from elicense.errors import ELicenseError, IssuanceError
 from elicense.runtime import with_catalog
 from elicense.web.deps import Runtime
+from elicense.web.fastpath import App, FastRoute
 
 log = logging.getLogger("elicense.web")
 PROBLEM = "application/problem+json"
@@ -25,7 +26,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from elicense.issuance.api import oauth_error_response
 
     runtime = with_catalog(runtime)
-    app = FastAPI(
+    app = App(
         title="eLicense",
         version=__version__,
         description="Issue electronic certificates and licenses to citizens' phones; "
@@ -42,6 +43,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected_error)
     for router in _routers():
         app.include_router(router)
+    for route in _fast_routes():
+        app.fast_routes.add(route)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -59,6 +62,12 @@ def _routers() -> list[Any]:
     from elicense.verification.api import router as verification_router
 
     return [registry_router, proofing_router, issuance_router, status_router, verification_router]
+
+
+def _fast_routes() -> list[FastRoute]:
+    from elicense.verification.api import FAST_ROUTES as verification_fast_routes
+
+    return [*verification_fast_routes]
 
 
 @contextlib.asynccontextmanager
