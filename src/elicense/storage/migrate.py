@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "elicense.status.models",
     "elicense.proofing.models",
     "elicense.issuance.models",
+    "elicense.issuance.reoffer_models",
     "elicense.verification.models",
 )
 
