@@ -22,9 +22,7 @@ from elicense.storage.base import Base
 
 class ReOffer(Base):
     __tablename__ = "issuance_reoffers"
-    __table_args__ = (
-        UniqueConstraint("event_id", "person_id", "configuration_id", "source_id"),
-    )
+    __table_args__ = (UniqueConstraint("event_id", "person_id", "configuration_id", "source_id"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     event_id: Mapped[int] = mapped_column(Integer)
