@@ -22,9 +22,6 @@ keys_app = typer.Typer(
 )
 
 PASSPHRASE_ENV = "ELICENSE_KEY_PASSPHRASE"  # noqa: S105 (a variable name)
-ISSUER_FILE = "issuer.json"
-CA_KEY = "ca.key.pem"
-CA_CERT = "ca.cert.pem"
 
 DirOption = Annotated[
     Path | None, typer.Option("--dir", help="Key directory (default: $ELICENSE_DATA_DIR/keys).")
@@ -78,22 +75,19 @@ def init_command(
 ) -> None:
     """Create a key store with a signing key, an issuing CA and a document-signer cert."""
     from elicense.config import load_settings
-    from elicense.crypto import x509 as chain
     from elicense.crypto.file_store import FileKeyStore
+    from elicense.crypto.issuing_ca import CA_CERT, IssuingCA
     from elicense.errors import ELicenseError
 
     target = _directory(directory)
     issuer = iss or load_settings().public_base_url
     try:
-        store = FileKeyStore.init(target, _passphrase(confirm=True), alg=alg)
-        ca_key, ca_cert = chain.create_issuing_ca(
-            f"{organization} Issuing CA", organization=organization
+        ca = IssuingCA.create(
+            f"{organization} Issuing CA", issuer_url=issuer, organization=organization
         )
-        store.save_private_key(CA_KEY, ca_key)
-        (target / CA_CERT).write_bytes(_pem(ca_cert))
-        (target / ISSUER_FILE).write_text(json.dumps({"iss": issuer, "organization": organization}))
+        store = FileKeyStore.init(target, _passphrase(confirm=True), alg=alg, certify=ca.chain_for)
+        ca.save(store)
         kid = store.current_signer().kid
-        _certify(store, kid)
     except ELicenseError as exc:
         raise _fail(exc) from None
     _emit({"directory": str(target), "iss": issuer, "kid": kid, "ca": str(target / CA_CERT)})
@@ -102,12 +96,13 @@ def init_command(
 @keys_app.command("rotate")
 def rotate_command(directory: DirOption = None, alg: AlgOption = "ES256") -> None:
     """Make a new current signing key (with its certificate); old keys keep verifying."""
+    from elicense.crypto.issuing_ca import IssuingCA
     from elicense.errors import ELicenseError
 
     try:
         store = _open(directory)
-        info = store.rotate(alg)
-        _certify(store, info.kid)
+        ca = IssuingCA.load(store)
+        info = store.rotate(alg, certify=ca.chain_for if ca else None)
     except ELicenseError as exc:
         raise _fail(exc) from None
     _emit({"kid": info.kid, "alg": info.alg, "keys": [k.kid for k in store.list_keys()]})
@@ -135,6 +130,7 @@ def export_trust_command(
     """Write a trust list naming this issuer's keys (and its CA as x5c anchor)."""
     from cryptography import x509
 
+    from elicense.crypto.issuing_ca import CA_CERT
     from elicense.crypto.keystore import jwks
     from elicense.crypto.trust import single_issuer
     from elicense.errors import ELicenseError
@@ -149,29 +145,3 @@ def export_trust_command(
         raise _fail(exc) from None
     output.write_text(json.dumps(trust.to_json(), indent=2) + "\n", encoding="utf-8")
     _emit({"written": str(output), "iss": iss, "keys": len(trust.issuers[iss].keys)})
-
-
-def _certify(store: FileKeyStore, kid: str) -> None:
-    """Issue and store the document-signer certificate chain for ``kid``."""
-    from cryptography import x509
-
-    from elicense.crypto import x509 as chain
-    from elicense.crypto.jwk import load_public_jwk
-
-    directory = store.directory
-    if not (directory / CA_KEY).exists():
-        return
-    meta = json.loads((directory / ISSUER_FILE).read_text("utf-8"))
-    ca_key = store.load_private_key(CA_KEY)
-    ca_cert = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
-    public_key = load_public_jwk(store.signer(kid).public_jwk)
-    leaf = chain.issue_document_signer(
-        ca_key, ca_cert, public_key, issuer_url=meta["iss"], organization=meta["organization"]
-    )
-    store.set_certificate_chain(kid, [leaf, ca_cert])
-
-
-def _pem(cert: Any) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return bytes(cert.public_bytes(serialization.Encoding.PEM))

@@ -6,6 +6,10 @@ Layout (all written ``0600`` in a ``0700`` directory)::
     <kid>.key.pem        PKCS#8 private key, encrypted with the store passphrase
     <kid>.chain.pem      optional document-signer certificate chain (leaf first)
 
+The index is replaced (``os.replace``) on every change, the chain included: a new key's
+chain is written *before* the index names the key, and :meth:`FileKeyStore.stamp` (one
+``stat`` of the index) tells another process cheaply whether anything changed.
+
 Meant for development and small deployments; production keys belong in an HSM
 (:mod:`elicense.crypto.pkcs11_store`).
 """
@@ -15,6 +19,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,13 @@ from elicense.errors import ConfigError, Conflict, CryptoError, KeyNotFound
 
 INDEX = "keys.json"
 _MIN_PASSPHRASE = 8
+SETTLE_NS = 2_000_000_000
+"""Coarser than any file system's mtime resolution we run on (FAT's is 2 s)."""
+
+Certify = Callable[[algorithms.PublicKey], list[x509.Certificate]]
+"""Makes the document-signer chain (leaf first) for a new key's public key."""
+Stamp = tuple[int, int, int, int]
+"""``(device, inode, size, mtime_ns)`` of the index file."""
 
 
 def generate_private_key(alg: str = algorithms.ES256) -> algorithms.PrivateKey:
@@ -74,13 +87,20 @@ class FileKeyStore:
             raise ConfigError(f"key passphrase must be at least {_MIN_PASSPHRASE} bytes")
         self.directory = Path(directory)
         self._passphrase = passphrase
-        self._signers: dict[str, LocalSigner] = {}
+        self._private: dict[str, algorithms.PrivateKey] = {}
+        self._index_path = os.fspath(self.directory / INDEX)
 
     @classmethod
     def init(
-        cls, directory: Path, passphrase: bytes, *, alg: str = algorithms.ES256
+        cls,
+        directory: Path,
+        passphrase: bytes,
+        *,
+        alg: str = algorithms.ES256,
+        certify: Certify | None = None,
     ) -> FileKeyStore:
-        """Create a new store with one signing key; refuse to overwrite an existing one."""
+        """Create a new store with one signing key (certified by ``certify`` when given);
+        refuse to overwrite an existing one."""
         store = cls(directory, passphrase)
         if (store.directory / INDEX).exists():
             raise Conflict(
@@ -88,7 +108,7 @@ class FileKeyStore:
             )
         store.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         store._save({"version": 1, "current": None, "keys": []})
-        store.rotate(alg)
+        store.rotate(alg, certify=certify)
         return store
 
     # --- KeyStore protocol ---------------------------------------------------------
@@ -100,21 +120,27 @@ class FileKeyStore:
         return self.signer(current)
 
     def signer(self, kid: str) -> Signer:
-        if kid not in self._signers:
-            entry = self._entry(kid)
+        """The signer of ``kid`` with its chain as stored now (the key is decrypted once)."""
+        entry = self._entry(kid)
+        key = self._private.get(kid)
+        if key is None:
             key = read_private_pem(self.directory / entry["file"], self._passphrase)
-            self._signers[kid] = LocalSigner(key, x5c=self._x5c(kid), kid=kid)
-        return self._signers[kid]
+            self._private[kid] = key
+        return LocalSigner(key, x5c=self._x5c(kid), kid=kid)
 
     def list_keys(self) -> list[KeyInfo]:
         entries = sorted(self._index()["keys"], key=lambda e: e["created_at"], reverse=True)
         return [_key_info(e) for e in entries]
 
-    def rotate(self, alg: str = algorithms.ES256) -> KeyInfo:
+    def rotate(self, alg: str = algorithms.ES256, *, certify: Certify | None = None) -> KeyInfo:
+        """A new current key; its chain (from ``certify``) is on disk before the index
+        names it, so no reader sees the new key without its certificate."""
         key = generate_private_key(alg)
         jwk = public_jwk(key)
         kid = thumbprint(jwk)
         write_private_pem(self.directory / f"{kid}.key.pem", key, self._passphrase)
+        if certify is not None:
+            self._write_chain(kid, certify(key.public_key()))
         entry: dict[str, Any] = {"kid": kid, "alg": alg, "jwk": jwk, "file": f"{kid}.key.pem"}
         entry |= {"created_at": clock.epoch(), "retired_at": None}
         index = self._index()
@@ -132,7 +158,16 @@ class FileKeyStore:
             if entry["kid"] == kid:
                 entry["retired_at"] = clock.epoch()
         self._save(index)
-        self._signers.pop(kid, None)
+
+    def stamp(self) -> Stamp:
+        """A cheap fingerprint of the index (one ``stat``): it changes whenever the store
+        does, in this process or another. Within the file system's timestamp resolution
+        two writes of equal size may share a stamp; see :func:`stamp_is_settled`."""
+        try:
+            st = os.stat(self._index_path)
+        except FileNotFoundError as exc:
+            raise KeyNotFound(f"no key store in {self.directory}", code="keystore_missing") from exc
+        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
     # --- other secrets under the same passphrase (the issuing CA key) ------------------
 
@@ -149,9 +184,8 @@ class FileKeyStore:
     def set_certificate_chain(self, kid: str, chain: list[x509.Certificate]) -> None:
         """Store the document-signer chain (leaf first) sent as ``x5c`` with ``kid``."""
         self._entry(kid)
-        pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
-        _write_secret(self.directory / f"{kid}.chain.pem", pem)
-        self._signers.pop(kid, None)
+        self._write_chain(kid, chain)
+        self._save(self._index())  # a new index: other processes see the change
 
     def certificate_chain(self, kid: str) -> list[x509.Certificate]:
         """The stored chain for ``kid`` (empty when none was set)."""
@@ -159,6 +193,10 @@ class FileKeyStore:
         return x509.load_pem_x509_certificates(path.read_bytes()) if path.exists() else []
 
     # --- internals ---------------------------------------------------------------------
+
+    def _write_chain(self, kid: str, chain: list[x509.Certificate]) -> None:
+        pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
+        _write_secret(self.directory / f"{kid}.chain.pem", pem)
 
     def _x5c(self, kid: str) -> tuple[str, ...]:
         der = (c.public_bytes(serialization.Encoding.DER) for c in self.certificate_chain(kid))
@@ -180,7 +218,16 @@ class FileKeyStore:
         raise KeyNotFound(f"no key {kid} in the store")
 
     def _save(self, index: dict[str, Any]) -> None:
+        index["revision"] = int(index.get("revision", 0)) + 1
         _write_secret(self.directory / INDEX, json.dumps(index, indent=2).encode("utf-8"))
+
+
+def stamp_is_settled(stamp: Stamp, *, now_ns: int | None = None) -> bool:
+    """Whether ``stamp`` is old enough that any later write must change its mtime
+    (the "racy git" rule): a stamp taken within :data:`SETTLE_NS` of the write is not
+    trusted, since a second write in the same timestamp tick could leave it equal."""
+    now = time.time_ns() if now_ns is None else now_ns
+    return now - stamp[3] > SETTLE_NS
 
 
 def _key_info(entry: dict[str, Any]) -> KeyInfo:

@@ -14,8 +14,8 @@ into ``<keys_dir>/.passphrase`` (0600) with a warning. Production keys belong in
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
-import json
 import logging
 import os
 import secrets
@@ -24,33 +24,47 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
-from elicense.crypto import x509 as chain
-from elicense.crypto.file_store import INDEX, FileKeyStore
-from elicense.crypto.jwk import load_public_jwk
-from elicense.crypto.keystore import Signer, jwks
+from elicense.crypto.file_store import INDEX, FileKeyStore, Stamp, stamp_is_settled
+from elicense.crypto.issuing_ca import IssuingCA
+from elicense.crypto.keystore import Signer
 from elicense.errors import KeyNotFound
 
 log = logging.getLogger("elicense.issuance.keys")
 
 PASSPHRASE_ENV = "ELICENSE_KEY_PASSPHRASE"  # noqa: S105 (a variable name)
 PASSPHRASE_FILE = ".passphrase"  # noqa: S105 (a file name)
-CA_KEY = "ca.key.pem"
-CA_CERT = "ca.cert.pem"
-ISSUER_FILE = "issuer.json"
 ORGANIZATION = "eLicense"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Current:
+    """One authority's current signer and published keys, as of the index ``stamp``."""
+
+    stamp: Stamp
+    signer: Signer
+    published: tuple[dict[str, Any], ...]
+    settled: bool
+
+
 class IssuerKeys:
-    """The signing keys of every issuing authority, opened (or created) lazily."""
+    """The signing keys of every issuing authority, opened (or created) lazily.
+
+    The current signer and the published keys of each authority are cached in memory
+    and reused while the store's index is unchanged: each :meth:`signer_for` costs one
+    ``stat`` of the index, so a rotation made by another process (``elicense keys
+    rotate``) or another object is used from the next signature on, without a restart.
+    An index written within the last two seconds is not trusted to change its stamp on
+    the next write (coarse mtimes), so it is re-read until it has settled.
+    """
 
     def __init__(self, keys_dir: Path, key_names: Iterable[str], *, issuer_url: str) -> None:
         self.keys_dir = Path(keys_dir)
         self.key_names = tuple(sorted(set(key_names)))
         self.issuer_url = issuer_url
         self._stores: dict[str, FileKeyStore] = {}
+        self._current: dict[str, _Current] = {}
         self._lock = threading.Lock()
+        self._reload_locks = {name: threading.Lock() for name in self.key_names}
 
     def store(self, key_name: str) -> FileKeyStore:
         """The key store of ``key_name``, created with a key and a certificate if absent."""
@@ -63,19 +77,36 @@ class IssuerKeys:
 
     def signer_for(self, key_name: str) -> Signer:
         """The current signer of ``key_name`` (the :class:`SignerSource` protocol)."""
-        return self.store(key_name).current_signer()
+        return self._fresh(key_name).signer
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """Every authority's published (non-retired) keys as one JWK Set."""
-        keys: list[dict[str, Any]] = []
-        for name in self.key_names:
-            keys.extend(jwks(self.store(name))["keys"])
-        return {"keys": keys}
+        return {"keys": [dict(k) for n in self.key_names for k in self._fresh(n).published]}
 
     def provision(self) -> None:
         """Open (creating when absent) every authority's store now rather than lazily."""
         for name in self.key_names:
             self.store(name)
+
+    def _fresh(self, key_name: str) -> _Current:
+        store = self.store(key_name)
+        cached = self._current.get(key_name)
+        if cached is not None and cached.settled and cached.stamp == store.stamp():
+            return cached
+        with self._reload_locks[key_name]:
+            stamp = store.stamp()  # before reading: a write after it changes the stamp
+            cached = self._current.get(key_name)
+            if cached is not None and cached.settled and cached.stamp == stamp:
+                return cached
+            keys = store.list_keys()
+            current = _Current(
+                stamp=stamp,
+                signer=store.current_signer(),
+                published=tuple(k.jwk() for k in keys if k.retired_at is None),
+                settled=stamp_is_settled(stamp),
+            )
+            self._current[key_name] = current
+            return current
 
 
 def passphrase(keys_dir: Path) -> bytes:
@@ -105,30 +136,15 @@ def _open_or_create(keys_dir: Path, key_name: str, issuer_url: str) -> FileKeySt
     with _file_lock(keys_dir):
         if (directory / INDEX).exists():
             return FileKeyStore(directory, secret)
-        store = FileKeyStore.init(directory, secret)
-        _certify(store, issuer_url, key_name)
+        ca = IssuingCA.create(
+            f"{ORGANIZATION} {key_name} Issuing CA",
+            issuer_url=issuer_url,
+            organization=ORGANIZATION,
+        )
+        store = FileKeyStore.init(directory, secret, certify=ca.chain_for)
+        ca.save(store)
         log.info("created issuer key store %s", key_name)
         return store
-
-
-def _certify(store: FileKeyStore, issuer_url: str, key_name: str) -> None:
-    """An issuing CA for the authority and a document-signer certificate for its key."""
-    ca_key, ca_cert = chain.create_issuing_ca(
-        f"{ORGANIZATION} {key_name} Issuing CA", organization=ORGANIZATION
-    )
-    store.save_private_key(CA_KEY, ca_key)
-    (store.directory / CA_CERT).write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    meta = {"iss": issuer_url, "organization": ORGANIZATION}
-    (store.directory / ISSUER_FILE).write_text(json.dumps(meta), "utf-8")
-    signer = store.current_signer()
-    leaf = chain.issue_document_signer(
-        ca_key,
-        ca_cert,
-        load_public_jwk(signer.public_jwk),
-        issuer_url=issuer_url,
-        organization=ORGANIZATION,
-    )
-    store.set_certificate_chain(signer.kid, [leaf, ca_cert])
 
 
 @contextlib.contextmanager
