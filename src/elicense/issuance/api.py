@@ -6,10 +6,13 @@ Errors from these endpoints are rendered by :func:`oauth_error_response` (instal
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import io
 import json
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import qrcode
@@ -17,10 +20,10 @@ from fastapi import APIRouter, Body, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from elicense import clock
 from elicense.errors import (
+    Conflict,
     ELicenseError,
     InvalidAccessToken,
     InvalidDpopProof,
@@ -32,13 +35,39 @@ from elicense.issuance import metadata, service
 from elicense.issuance.jwt_proofs import DpopProof, verify_dpop
 from elicense.issuance.keys import IssuerKeys
 from elicense.issuance.service import IssuerContext
+from elicense.issuance.store import IssuanceTx
 from elicense.runtime import Runtime
+from elicense.status import service as status_service
+from elicense.status.service import NeedOpenList
+from elicense.storage.prepared import driver_cursor
 from elicense.web.deps import RuntimeDep, SessionDep
+from elicense.web.fastpath import FastRoute, read_body
 
 router = APIRouter(tags=["issuance"])
+_T = TypeVar("_T")
 NO_STORE = {"Cache-Control": "no-store"}
 FORM_MEDIA = "application/x-www-form-urlencoded"
 MAX_BODY_BYTES = 256 * 1024
+
+
+_TOKEN_FORM_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type", "pre-authorized_code"],
+                    "properties": {
+                        "grant_type": {"type": "string", "example": service.PRE_AUTHORIZED_GRANT},
+                        "pre-authorized_code": {"type": "string"},
+                        "tx_code": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
 
 
 def get_keys(runtime: RuntimeDep) -> IssuerKeys:
@@ -173,17 +202,51 @@ def offer_qr(offer_id: str, session: SessionDep, ctx: ContextDep) -> Response:
 # --- token, nonce --------------------------------------------------------------------------
 
 
-# The three hot endpoints (token, nonce, credential) are ``async`` with no sync
-# dependencies: each does its work in one threadpool call, its transaction committed
-# there before the response is sent. Crypto checks run before the transaction opens, so
-# that on SQLite (BEGIN IMMEDIATE) the write lock is held for database work only.
+# The three hot endpoints (token, nonce, credential) are fast routes
+# (:mod:`elicense.web.fastpath`: no middleware, router or dependency graph), each with a
+# documented FastAPI route of the same path calling the same handler. Each does its work
+# in one hop to a small pool of its own (:func:`_blocking`), its transaction committed
+# there before the response is sent, on compiled statements
+# (:class:`~elicense.issuance.store.IssuanceTx`). Crypto checks run before the
+# transaction opens, so that on SQLite (BEGIN IMMEDIATE) the write lock is held for
+# database work only.
+
+# Threads per process for the hot endpoints' blocking work: CPU-bound under the GIL, so
+# more threads only contend; on SQLite one (writers serialise on one lock anyway),
+# elsewhere a few, so that one request's database round trip overlaps another's crypto.
+_THREADS = {"sqlite": 1}
+_DEFAULT_THREADS = 4
+_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
 
 
-@router.post("/issuance/token")
-async def token(request: Request) -> JSONResponse:
+async def _blocking(runtime: Runtime, fn: Callable[..., _T], *args: Any) -> _T:
+    dialect = runtime.db.dialect
+    pool = _pools.get(dialect)  # the event loop's thread only: no lock needed
+    if pool is None:
+        threads = _THREADS.get(dialect, _DEFAULT_THREADS)
+        pool = _pools[dialect] = concurrent.futures.ThreadPoolExecutor(
+            threads, thread_name_prefix="vci-hot"
+        )
+    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+
+@contextlib.contextmanager
+def _hot_transaction(runtime: Runtime, *, write: bool = True) -> Iterator[IssuanceTx]:
+    engine = runtime.db.engine
+    with driver_cursor(engine, write=write) as cursor:
+        yield IssuanceTx(cursor, engine.dialect, runtime.sealer)
+
+
+async def _token_route(request: Request) -> Response:
     form = _form(await _body(request), request.headers.get("content-type", ""))
     ctx, runtime = _context(request), _runtime(request)
-    return await run_in_threadpool(_token, runtime, ctx, form, request.headers.get("dpop"))
+    return await _blocking(runtime, _token, runtime, ctx, form, request.headers.get("dpop"))
+
+
+@router.post("/issuance/token", openapi_extra=_TOKEN_FORM_SCHEMA)
+async def token(request: Request) -> Response:
+    """The token endpoint (pre-authorized code grant, DPoP-bound tokens)."""
+    return await _token_route(request)
 
 
 def _token(
@@ -192,14 +255,15 @@ def _token(
     proof = verify_dpop(
         dpop, method="POST", url=ctx.base_url + metadata.TOKEN_PATH, now=clock.epoch()
     )
-    with runtime.db.transaction() as session:
-        granted = service.redeem_pre_authorized_code(
-            session,
-            grant_type=form.get("grant_type"),
-            code=form.get("pre-authorized_code"),
-            tx_code=form.get("tx_code"),
-            dpop=proof,
-        )
+    grant_type, code = form.get("grant_type"), form.get("pre-authorized_code")
+    granted: service.GrantedToken | IssuanceError | None
+    with _hot_transaction(runtime) as tx:
+        granted = service.redeem_fast(tx, grant_type=grant_type, code=code, dpop=proof)
+    if granted is None:  # a transaction code, or an error to explain: the checking path
+        with runtime.db.transaction() as session:
+            granted = service.redeem_pre_authorized_code(
+                session, grant_type=grant_type, code=code, tx_code=form.get("tx_code"), dpop=proof
+            )
     if isinstance(granted, IssuanceError):
         return oauth_error_json(granted)  # not raised: the failure count must commit
     body = {
@@ -210,22 +274,25 @@ def _token(
     return JSONResponse(body, headers={**NO_STORE, "Pragma": "no-cache"})
 
 
-@router.post("/issuance/nonce")
-async def nonce(request: Request) -> JSONResponse:
-    value = await run_in_threadpool(_nonce, _runtime(request))
+async def _nonce_route(request: Request) -> Response:
+    runtime = _runtime(request)
+    value = await _blocking(runtime, _nonce, runtime)
     return JSONResponse({"c_nonce": value}, headers=NO_STORE)
 
 
+@router.post("/issuance/nonce")
+async def nonce(request: Request) -> Response:
+    """The nonce endpoint: a fresh single-use ``c_nonce``."""
+    return await _nonce_route(request)
+
+
 def _nonce(runtime: Runtime) -> str:
-    with runtime.db.transaction() as session:
-        return service.new_nonce(session)
+    with _hot_transaction(runtime, write=False) as tx:  # one INSERT: atomic on its own
+        return service.new_nonce(tx)
 
 
 async def _body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ValidationFailed("the request body is too large", code="body_too_large")
-    return body
+    return await read_body(request, MAX_BODY_BYTES, code="body_too_large")
 
 
 def _form(body: bytes, content_type: str) -> dict[str, str]:
@@ -298,17 +365,25 @@ def _authenticate(session: Session, access_token: str, proof: DpopProof) -> serv
         raise ResourceDpopError(exc.message, code=exc.instance_code) from None
 
 
+def _authenticate_tx(tx: IssuanceTx, access_token: str, proof: DpopProof) -> service.TokenGrant:
+    try:
+        return service.authenticate_tx(tx, access_token, proof)
+    except InvalidDpopProof as exc:
+        raise ResourceDpopError(exc.message, code=exc.instance_code) from None
+
+
 class ResourceDpopError(InvalidDpopProof):
     """An invalid DPoP proof at a protected resource: ``401`` (RFC 9449 Section 7.1)."""
 
     status = 401
 
 
-@router.post("/issuance/credential")
-async def credential(request: Request) -> JSONResponse:
+async def _credential_route(request: Request) -> Response:
     raw = await _body(request)
     headers = request.headers
-    return await run_in_threadpool(
+    runtime = _runtime(request)
+    return await _blocking(
+        runtime,
         _credential,
         _runtime(request),
         _context(request),
@@ -332,15 +407,42 @@ def _credential(
     body = _json_object(raw)
     access_token, proof = _resource_dpop(ctx, path, token_in_query, authorization, dpop)
     request = service.check_request(ctx, body)  # key proofs verified outside the transaction
-    with runtime.db.transaction() as session:
-        grant = _authenticate(session, access_token, proof)
-        unsigned = service.record_credentials(session, ctx, grant, request)
+    for attempt in (1, 2):
+        try:
+            with _hot_transaction(runtime) as tx:
+                grant = _authenticate_tx(tx, access_token, proof)
+                unsigned = service.record_credentials(tx, ctx, grant, request)
+            break
+        except NeedOpenList as need:  # rolled back; open a status list, then once more
+            if attempt == 2:
+                raise Conflict("no status list accepts entries", code="status_list_full") from None
+            _open_status_list(runtime, ctx, need)
     batch = service.sign_credentials(ctx, unsigned)  # after commit: a retry re-signs the same
     document = {
         "credentials": [{"credential": c} for c in batch.credentials],
         "notification_id": batch.notification_id,
     }
     return JSONResponse(document, headers=NO_STORE)
+
+
+@router.post("/issuance/credential")
+async def credential(request: Request) -> Response:
+    """The credential endpoint (``dc+sd-jwt``; JWT key proofs, batches)."""
+    return await _credential_route(request)
+
+
+def _open_status_list(runtime: Runtime, ctx: IssuerContext, need: NeedOpenList) -> None:
+    signing_key = ctx.catalog.get(need.purpose).authority.signing_key
+    with runtime.db.transaction() as session:
+        status_service.open_list_for(session, need.purpose, signing_key=signing_key, full=need.full)
+
+
+# Dispatched by the app ahead of its middleware (see :mod:`elicense.web.fastpath`).
+FAST_ROUTES = [
+    FastRoute("POST", metadata.TOKEN_PATH, _token_route),
+    FastRoute("POST", "/issuance/nonce", _nonce_route),
+    FastRoute("POST", "/issuance/credential", _credential_route),
+]
 
 
 @router.post("/issuance/notification", status_code=status.HTTP_204_NO_CONTENT)

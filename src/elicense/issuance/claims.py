@@ -1,8 +1,9 @@
 """Entitlement and claims: from the registry record a type derives from to its claims.
 
 Each catalogue type names a source kind (``marriage``, ``person``,
-``health_enrollment``, ``travel_permit``); :func:`source_for` fetches that record
-through :mod:`elicense.registry.service` (never its tables) and refuses with
+``health_enrollment``, ``travel_permit``); :func:`source_from` fetches that record
+through a :class:`~elicense.registry.reads.RegistryReader` (never the registry's tables;
+:func:`source_for` on an ORM session) and refuses with
 :class:`~elicense.errors.CredentialRequestDenied` when the person is not entitled (e.g.
 not married). :func:`build_claims` then fills the catalogue's claims from the record's
 fields by their ``source`` path (``holder.name_zh``, ``marriage.certificate_number``…).
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from elicense.catalog.model import Claim, ClaimType, CredentialType, SourceKind
 from elicense.errors import CredentialRequestDenied
-from elicense.registry import service as registry
+from elicense.registry.reads import RegistryReader, SessionReader
+from elicense.registry.types import MaritalState
 from elicense.storage.sealing import Sealer
 
 Fields = dict[str, dict[str, Any]]
@@ -37,39 +39,45 @@ class SourceRecord:
 def source_for(
     session: Session, sealer: Sealer, credential_type: CredentialType, person_id: str
 ) -> SourceRecord:
+    """:func:`source_from` through the registry service on an ORM session."""
+    return source_from(SessionReader(session, sealer), credential_type, person_id)
+
+
+def source_from(
+    reader: RegistryReader, credential_type: CredentialType, person_id: str
+) -> SourceRecord:
     """The record ``person_id``'s credential of ``credential_type`` derives from, or deny."""
-    holder = _person(session, sealer, person_id)
+    holder = _person(reader, person_id)
     kind = credential_type.source
     if kind is SourceKind.PERSON:
         return SourceRecord(person_id, holder)
     if kind is SourceKind.MARRIAGE:
-        return _marriage(session, sealer, person_id, holder)
+        return _marriage(reader, person_id, holder)
     if kind is SourceKind.HEALTH_ENROLLMENT:
-        return _health(session, person_id, holder)
-    return _travel(session, person_id, holder)
+        return _health(reader, person_id, holder)
+    return _travel(reader, person_id, holder)
 
 
-def _marriage(session: Session, sealer: Sealer, person_id: str, holder: Fields) -> SourceRecord:
-    status = registry.marital_status(session, person_id)
-    marriage = status.current
+def _marriage(reader: RegistryReader, person_id: str, holder: Fields) -> SourceRecord:
+    marriage = reader.current_marriage(person_id)
     if marriage is None:
         raise CredentialRequestDenied("the person is not married", code="not_married")
     spouse_id = next(s for s in marriage.spouse_ids if s != person_id)
     fields: Fields = {
         "holder": holder["holder"],
-        "spouse": _person(session, sealer, spouse_id)["holder"],
+        "spouse": _person(reader, spouse_id)["holder"],
         "marriage": {
             "certificate_number": marriage.certificate_number,
             "registered_on": marriage.registration_date,
-            "status": status.state.value,
+            "status": MaritalState.MARRIED.value,
         },
-        "office": {"name": registry.get_office(session, marriage.office_code).name},
+        "office": {"name": reader.office_name(marriage.office_code)},
     }
     return SourceRecord(marriage.id, fields)
 
 
-def _health(session: Session, person_id: str, holder: Fields) -> SourceRecord:
-    enrollment = registry.active_health_enrollment(session, person_id)
+def _health(reader: RegistryReader, person_id: str, holder: Fields) -> SourceRecord:
+    enrollment = reader.active_health_enrollment(person_id)
     if enrollment is None:
         raise CredentialRequestDenied(
             "the person has no active health enrolment", code="not_enrolled"
@@ -86,8 +94,8 @@ def _health(session: Session, person_id: str, holder: Fields) -> SourceRecord:
     return SourceRecord(enrollment.id, fields)
 
 
-def _travel(session: Session, person_id: str, holder: Fields) -> SourceRecord:
-    permit = registry.active_travel_permit(session, person_id)
+def _travel(reader: RegistryReader, person_id: str, holder: Fields) -> SourceRecord:
+    permit = reader.active_travel_permit(person_id)
     if permit is None:
         raise CredentialRequestDenied("the person has no valid travel permit", code="no_permit")
     endorsement = permit.endorsement
@@ -104,8 +112,8 @@ def _travel(session: Session, person_id: str, holder: Fields) -> SourceRecord:
     return SourceRecord(permit.id, fields)
 
 
-def _person(session: Session, sealer: Sealer, person_id: str) -> Fields:
-    person = registry.get_person(session, sealer, person_id)
+def _person(reader: RegistryReader, person_id: str) -> Fields:
+    person = reader.person(person_id)
     return {
         "holder": {
             "name_zh": person.name_zh,

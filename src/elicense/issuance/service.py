@@ -1,9 +1,11 @@
 """The issuer's rules: offers, pre-authorized codes, tokens, nonces, credentials, notifications.
 
-Every function takes the caller's session (the caller owns the transaction) and keeps
-all protocol state in the database, so any worker serves any step. Secrets are stored
-as SHA-256 hashes. Single use is enforced with conditional ``UPDATE``s (nonces) or row
-locks (codes), and replays of DPoP proofs with a primary key on the proof id.
+Every function takes the caller's transaction and keeps all protocol state in the
+database, so any worker serves any step: an ORM session, or for the hot path (token,
+nonce, credential) an :class:`~elicense.issuance.store.IssuanceTx` of compiled
+statements. Secrets are stored as SHA-256 hashes. Single use is enforced with
+conditional ``UPDATE``s (codes, nonces) or row locks (codes with a transaction code),
+and replays of DPoP proofs with a primary key on the proof id.
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ from elicense.issuance import claims as claim_source
 from elicense.issuance.formats import CredentialInput, format_for
 from elicense.issuance.jwt_proofs import MAX_AGE_SECONDS, DpopProof, KeyProof, verify_key_proof
 from elicense.issuance.models import AccessToken, DpopJti, IssuedCredential, Nonce, Offer
+from elicense.issuance.store import IssuanceTx
 from elicense.proofing import service as proofing
-from elicense.status import service as status_service
 from elicense.status.service import SignerSource
 from elicense.storage.sealing import Sealer
 
@@ -211,6 +213,26 @@ def _tx_hash(code: str, tx_code: str) -> str:
 # --- token endpoint ----------------------------------------------------------------------
 
 
+def redeem_fast(
+    tx: IssuanceTx, *, grant_type: str | None, code: str | None, dpop: DpopProof
+) -> GrantedToken | None:
+    """The common case in one transaction of three statements: a live, unredeemed offer
+    without a transaction code is marked redeemed (atomically: the ``WHERE`` makes it
+    single use), the DPoP proof id recorded and the token stored. ``None`` when that does
+    not apply; the caller then takes :func:`redeem_pre_authorized_code` (which explains)."""
+    if grant_type != PRE_AUTHORIZED_GRANT or not code:
+        return None
+    now = clock.now()
+    redeemed = tx.redeem(sha256_hex(code), now)
+    if redeemed is None:
+        return None
+    if not tx.record_jti(*_jti_row(dpop)):
+        raise _dpop_replay()
+    token, values = _token_row(*redeemed, dpop=dpop, now=now)
+    tx.insert_token(values)
+    return token
+
+
 def redeem_pre_authorized_code(
     session: Session,
     *,
@@ -283,6 +305,19 @@ def _grant_token(
     dpop: DpopProof,
     now: dt.datetime,
 ) -> GrantedToken:
+    granted, values = _token_row(offer_id, person_id, configuration_ids, dpop=dpop, now=now)
+    session.execute(insert(AccessToken), values)
+    return granted
+
+
+def _token_row(
+    offer_id: str,
+    person_id: str,
+    configuration_ids: list[str],
+    *,
+    dpop: DpopProof,
+    now: dt.datetime,
+) -> tuple[GrantedToken, dict[str, Any]]:
     token = ids.secret_token()
     values = {
         "token_hash": sha256_hex(token),
@@ -293,8 +328,7 @@ def _grant_token(
         "created_at": now,
         "expires_at": now + TOKEN_TTL,
     }
-    session.execute(insert(AccessToken), values)
-    return GrantedToken(access_token=token, expires_in=int(TOKEN_TTL.total_seconds()))
+    return GrantedToken(access_token=token, expires_in=int(TOKEN_TTL.total_seconds())), values
 
 
 def _tx_code_ok(row: Offer, code: str, tx_code: str | None) -> bool:
@@ -316,18 +350,26 @@ def _tx_code_failed(row: Offer) -> InvalidGrant:
 
 def record_dpop_jti(session: Session, proof: DpopProof) -> None:
     """Refuse a DPoP proof whose ``jti`` (per key) was seen before; remember it otherwise."""
+    jti_hash, expires = _jti_row(proof)
+    if not _insert_ignore(session, DpopJti, {"jti_hash": jti_hash, "expires_at": expires}):
+        raise _dpop_replay()
+
+
+def _jti_row(proof: DpopProof) -> tuple[str, dt.datetime]:
     expires = dt.datetime.fromtimestamp(proof.iat + 2 * MAX_AGE_SECONDS, tz=dt.UTC)
-    values = {"jti_hash": sha256_hex(f"{proof.jkt}\x00{proof.jti}"), "expires_at": expires}
-    if not _insert_ignore(session, DpopJti, values):
-        raise InvalidDpopProof("the DPoP proof was already used (jti replay)", code="dpop_replay")
+    return sha256_hex(f"{proof.jkt}\x00{proof.jti}"), expires
 
 
-def new_nonce(session: Session) -> str:
+def _dpop_replay() -> InvalidDpopProof:
+    return InvalidDpopProof("the DPoP proof was already used (jti replay)", code="dpop_replay")
+
+
+def new_nonce(tx: IssuanceTx) -> str:
     """A fresh single-use ``c_nonce``."""
     nonce = ids.secret_token()
     now = clock.now()
     values = {"nonce_hash": sha256_hex(nonce), "created_at": now, "expires_at": now + NONCE_TTL}
-    session.execute(insert(Nonce), values | {"used_at": None})
+    tx.insert_nonce(values | {"used_at": None})
     return nonce
 
 
@@ -342,21 +384,55 @@ def consume_nonce(session: Session, nonce: str) -> None:
         .values(used_at=now)
     )
     if getattr(result, "rowcount", 0) != 1:
-        raise InvalidNonce("the c_nonce is unknown, used or expired; fetch a new one")
+        raise _nonce_refused()
+
+
+def _use_nonce(tx: IssuanceTx, nonce: str) -> None:
+    """:func:`consume_nonce` on the hot path."""
+    if not tx.consume_nonce(sha256_hex(nonce), clock.now()):
+        raise _nonce_refused()
+
+
+def _nonce_refused() -> InvalidNonce:
+    return InvalidNonce("the c_nonce is unknown, used or expired; fetch a new one")
 
 
 def authenticate(session: Session, access_token: str, dpop: DpopProof) -> TokenGrant:
     """The grant behind a DPoP-bound ``access_token`` presented with proof ``dpop``."""
     token_hash = sha256_hex(access_token)
     row = session.execute(_TOKEN, {"token_hash": token_hash}).first()
-    if row is None or row.expires_at <= clock.now():
+    found = None if row is None else (row.person_id, row.configuration_ids, row.dpop_jkt)
+    grant = _grant(token_hash, found, None if row is None else row.expires_at, dpop)
+    record_dpop_jti(session, dpop)
+    return grant
+
+
+def authenticate_tx(tx: IssuanceTx, access_token: str, dpop: DpopProof) -> TokenGrant:
+    """:func:`authenticate` on the hot path."""
+    token_hash = sha256_hex(access_token)
+    row = tx.token(token_hash)
+    grant = _grant(
+        token_hash, None if row is None else row[:3], None if row is None else row[3], dpop
+    )
+    if not tx.record_jti(*_jti_row(dpop)):
+        raise _dpop_replay()
+    return grant
+
+
+def _grant(
+    token_hash: str,
+    row: tuple[str, list[str], str] | None,
+    expires_at: dt.datetime | None,
+    dpop: DpopProof,
+) -> TokenGrant:
+    if row is None or expires_at is None or expires_at <= clock.now():
         raise InvalidAccessToken("the access token is unknown or has expired")
-    if not secrets.compare_digest(row.dpop_jkt, dpop.jkt):
+    person_id, configuration_ids, dpop_jkt = row
+    if not secrets.compare_digest(dpop_jkt, dpop.jkt):
         raise InvalidAccessToken(
             "the DPoP proof is not signed by the token's key", code="dpop_key_mismatch"
         )
-    record_dpop_jti(session, dpop)
-    return TokenGrant(token_hash, row.person_id, tuple(row.configuration_ids))
+    return TokenGrant(token_hash, person_id, tuple(configuration_ids))
 
 
 _TOKEN = select(
@@ -400,16 +476,6 @@ class UnsignedBatch:
     proofs: tuple[KeyProof, ...]
 
 
-def issue_credentials(
-    session: Session,
-    ctx: IssuerContext,
-    grant: TokenGrant,
-    body: Mapping[str, Any],
-) -> IssuedBatch:
-    """Handle a Credential Request: one credential per verified key proof."""
-    return sign_credentials(ctx, record_credentials(session, ctx, grant, check_request(ctx, body)))
-
-
 def check_request(ctx: IssuerContext, body: Mapping[str, Any]) -> CheckedRequest:
     """Parse a Credential Request and verify its key proofs (pure: no database)."""
     try:
@@ -424,7 +490,7 @@ def check_request(ctx: IssuerContext, body: Mapping[str, Any]) -> CheckedRequest
 
 
 def record_credentials(
-    session: Session, ctx: IssuerContext, grant: TokenGrant, request: CheckedRequest
+    tx: IssuanceTx, ctx: IssuerContext, grant: TokenGrant, request: CheckedRequest
 ) -> UnsignedBatch:
     """Consume the nonces and record one credential per proof (or find the earlier
     records of an identical request: an idempotent retry)."""
@@ -436,23 +502,23 @@ def record_credentials(
         raise request.proof_error
     proofs = list(request.proofs)
     digest = request_hash(request.body)
-    previous, already_issued = _earlier(session, grant.token_hash, digest, configuration_id)
+    previous, already_issued = _earlier(tx, grant.token_hash, digest, configuration_id)
     if previous:
-        return _reissue(session, ctx, credential_type, grant, proofs, previous)
+        return _reissue(tx, credential_type, grant, proofs, previous)
     for nonce in dict.fromkeys(p.nonce for p in proofs):
-        consume_nonce(session, nonce)
+        _use_nonce(tx, nonce)
     if already_issued:
         raise InvalidCredentialRequest(
             "this access token already obtained this credential", code="credential_already_issued"
         )
-    source = claim_source.source_for(session, ctx.sealer, credential_type, grant.person_id)
+    source = claim_source.source_from(tx.registry, credential_type, grant.person_id)
     notification_id = ids.new_id("ntf")
     rows = [
-        _new_record(session, ctx, credential_type, grant, source, proof, index)
+        _new_record(tx, ctx, credential_type, grant, source, proof, index)
         | {"notification_id": notification_id, "request_hash": digest}
         for index, proof in enumerate(proofs)
     ]
-    session.execute(insert(IssuedCredential), rows)
+    tx.insert_credentials(rows)
     records = tuple(IssuedCredential(**row) for row in rows)  # transient: what signing reads
     return UnsignedBatch(credential_type, source, records, tuple(proofs))
 
@@ -499,25 +565,18 @@ def _verify_proofs(jwts: list[object], audience: str) -> list[KeyProof]:
     return proofs
 
 
-_EARLIER = (
-    select(IssuedCredential)
-    .where(IssuedCredential.token_hash == bindparam("token_hash"))
-    .order_by(IssuedCredential.proof_index)
-)
-
-
 def _earlier(
-    session: Session, token_hash: str, digest: str, configuration_id: str
+    tx: IssuanceTx, token_hash: str, digest: str, configuration_id: str
 ) -> tuple[list[IssuedCredential], bool]:
     """In one query, what this token obtained before: the records of an identical earlier
     request (a retry), and whether it already obtained ``configuration_id``."""
-    rows = list(session.scalars(_EARLIER, {"token_hash": token_hash}))
+    rows = tx.earlier(token_hash)
     previous = [r for r in rows if r.request_hash == digest]
     return previous, any(r.configuration_id == configuration_id for r in rows)
 
 
 def _new_record(
-    session: Session,
+    tx: IssuanceTx,
     ctx: IssuerContext,
     credential_type: CredentialType,
     grant: TokenGrant,
@@ -526,13 +585,7 @@ def _new_record(
     index: int,
 ) -> dict[str, Any]:
     credential_id = ids.new_id("cred")
-    status = status_service.allocate_for(
-        session,
-        credential_type.id,
-        credential_id,
-        signing_key=credential_type.authority.signing_key,
-        base_url=ctx.base_url,
-    )
+    status = tx.allocate_status(credential_type.id, credential_id, base_url=ctx.base_url)
     now = clock.now().replace(microsecond=0)
     return {
         "id": credential_id,
@@ -569,8 +622,7 @@ def _expires_at(
 
 
 def _reissue(
-    session: Session,
-    ctx: IssuerContext,
+    tx: IssuanceTx,
     credential_type: CredentialType,
     grant: TokenGrant,
     proofs: list[KeyProof],
@@ -581,7 +633,7 @@ def _reissue(
         raise InvalidCredentialRequest("retry does not match the original request")
     if any(r.state == "revoked" for r in previous):
         raise CredentialRequestDenied("the credential was revoked meanwhile", code="revoked")
-    source = claim_source.source_for(session, ctx.sealer, credential_type, grant.person_id)
+    source = claim_source.source_from(tx.registry, credential_type, grant.person_id)
     return UnsignedBatch(credential_type, source, tuple(previous), tuple(proofs))
 
 

@@ -63,7 +63,7 @@ def enroll_health(
     payload: dict[str, object] = {"enrollment_id": row.id, "person_ids": [person_id]}
     outbox.emit(session, "health_enrollment.registered", row.id, payload)
     audit.record(session, actor, "health_enrollment.register", "health_enrollment", row.id)
-    return _record(row)
+    return record_of(row)
 
 
 def cancel_health_enrollment(
@@ -78,11 +78,11 @@ def cancel_health_enrollment(
     payload: dict[str, object] = {"enrollment_id": row.id, "person_ids": [row.person_id]}
     outbox.emit(session, "health_enrollment.cancelled", row.id, payload)
     audit.record(session, actor, "health_enrollment.cancel", "health_enrollment", row.id)
-    return _record(row)
+    return record_of(row)
 
 
 def get_health_enrollment(session: Session, enrollment_id: str) -> HealthEnrollmentRecord:
-    return _record(_row(session, enrollment_id))
+    return record_of(_row(session, enrollment_id))
 
 
 def active_health_enrollment(session: Session, person_id: str) -> HealthEnrollmentRecord | None:
@@ -91,7 +91,7 @@ def active_health_enrollment(session: Session, person_id: str) -> HealthEnrollme
         HealthEnrollment.person_id == person_id, HealthEnrollment.cancelled_on.is_(None)
     )
     row = session.scalars(query).first()
-    return None if row is None else _record(row)
+    return None if row is None else record_of(row)
 
 
 def _row(session: Session, enrollment_id: str, *, for_update: bool = False) -> HealthEnrollment:
@@ -102,7 +102,7 @@ def _row(session: Session, enrollment_id: str, *, for_update: bool = False) -> H
     return row
 
 
-def _record(row: HealthEnrollment) -> HealthEnrollmentRecord:
+def record_of(row: HealthEnrollment) -> HealthEnrollmentRecord:
     return HealthEnrollmentRecord(
         id=row.id,
         person_id=row.person_id,

@@ -65,7 +65,7 @@ def issue_travel_permit(
     session.flush()
     _emit(session, "travel_permit.issued", row)
     audit.record(session, actor, "travel_permit.issue", "travel_permit", row.id)
-    return _record(row)
+    return record_of(row)
 
 
 def endorse_travel_permit(
@@ -81,7 +81,7 @@ def endorse_travel_permit(
     session.flush()
     _emit(session, "travel_permit.endorsed", row)
     audit.record(session, actor, "travel_permit.endorse", "travel_permit", row.id)
-    return _record(row)
+    return record_of(row)
 
 
 def cancel_travel_permit(
@@ -95,11 +95,11 @@ def cancel_travel_permit(
     session.flush()
     _emit(session, "travel_permit.cancelled", row)
     audit.record(session, actor, "travel_permit.cancel", "travel_permit", row.id)
-    return _record(row)
+    return record_of(row)
 
 
 def get_travel_permit(session: Session, permit_id: str) -> TravelPermitRecord:
-    return _record(_row(session, permit_id))
+    return record_of(_row(session, permit_id))
 
 
 def active_travel_permit(session: Session, person_id: str) -> TravelPermitRecord | None:
@@ -110,7 +110,7 @@ def active_travel_permit(session: Session, person_id: str) -> TravelPermitRecord
         .order_by(TravelPermit.created_at.desc())
     )
     for row in session.scalars(query):
-        record = _record(row)
+        record = record_of(row)
         if record.active:
             return record
     return None
@@ -141,7 +141,7 @@ def _row(session: Session, permit_id: str, *, for_update: bool = False) -> Trave
     return row
 
 
-def _record(row: TravelPermit) -> TravelPermitRecord:
+def record_of(row: TravelPermit) -> TravelPermitRecord:
     return TravelPermitRecord(
         id=row.id,
         person_id=row.person_id,

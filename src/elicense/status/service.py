@@ -23,8 +23,9 @@ import dataclasses
 import secrets
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from elicense import clock, ids
@@ -35,6 +36,7 @@ from elicense.status.check import StatusReference
 from elicense.status.models import StatusAllocation, StatusListRow, StatusListToken
 from elicense.status.token import TokenClaims, TokenForm
 from elicense.status.token_status_list import ALLOWED_BITS, Status, StatusList
+from elicense.storage.prepared import Prepared
 
 MIN_LIST_SIZE = 2**17
 DEFAULT_LIST_SIZE = 2**17
@@ -219,6 +221,74 @@ def allocate_for(
             if exc.instance_code != "status_list_full":
                 raise
     raise Conflict(f"no status list for {purpose} accepts entries", code="status_list_full")
+
+
+def open_list_for(
+    session: Session,
+    purpose: str,
+    *,
+    signing_key: str,
+    full: str | None = None,
+    size: int = DEFAULT_LIST_SIZE,
+    bits: int = DEFAULT_BITS,
+) -> str:
+    """The newest open list for ``purpose``, created when none is open; ``full`` (a list
+    an allocation found full) is closed first. For :class:`PreparedAllocator`'s callers,
+    in a transaction of its own."""
+    if full is not None:
+        row = _row(session, full, for_update=True)
+        if row.closed_at is None:
+            row.closed_at = clock.now()
+            session.flush()
+    return (
+        _open_list(session, purpose)
+        or create_list(session, purpose, signing_key=signing_key, size=size, bits=bits).id
+    )
+
+
+class NeedOpenList(Exception):
+    """No open list for ``purpose`` (or ``full`` is full): the caller runs
+    :func:`open_list_for` in a transaction of its own, then retries."""
+
+    def __init__(self, purpose: str, full: str | None = None) -> None:
+        super().__init__(purpose)
+        self.purpose, self.full = purpose, full
+
+
+class PreparedAllocator:
+    """:func:`allocate_for` for a fresh credential reference, as two compiled statements
+    on a driver cursor inside the caller's transaction (the issuer's hot path): the
+    newest open list, then random draws, each an ``INSERT … ON CONFLICT DO NOTHING`` on
+    the ``(list_id, idx)`` key. Creating or closing a list is left to
+    :func:`open_list_for` (:class:`NeedOpenList`)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        newest = (
+            select(StatusListRow.id, StatusListRow.size)
+            .where(StatusListRow.purpose == bindparam("purpose"), StatusListRow.closed_at.is_(None))
+            .order_by(StatusListRow.created_at.desc(), StatusListRow.id)
+            .limit(1)
+        )
+        self._newest = Prepared.compile(newest, dialect)
+        module = postgresql if dialect.name == "postgresql" else sqlite
+        insert_one = module.insert(StatusAllocation).on_conflict_do_nothing()
+        keys = ("list_id", "idx", "credential_ref", "allocated_at")
+        self._insert = Prepared.compile(insert_one, dialect, keys)
+
+    def allocate(
+        self, cursor: Any, purpose: str, credential_ref: str, *, base_url: str
+    ) -> StatusReference:
+        found = self._newest.one_or_none(cursor, {"purpose": purpose})
+        if found is None:
+            raise NeedOpenList(purpose)
+        list_id, size = found
+        now = clock.now()
+        for _ in range(MAX_DRAWS):
+            index = secrets.randbelow(size)
+            values = {"list_id": list_id, "idx": index, "credential_ref": credential_ref}
+            if self._insert.execute(cursor, values | {"allocated_at": now}).rowcount == 1:
+                return StatusReference(idx=index, uri=list_uri(base_url, list_id))
+        raise NeedOpenList(purpose, full=list_id)
 
 
 def _open_list(session: Session, purpose: str) -> str | None:

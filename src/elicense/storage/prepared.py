@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
@@ -31,6 +31,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from elicense.errors import StorageError
 
 Processor = Callable[[Any], Any] | None
+_S = TypeVar("_S")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,7 +59,12 @@ class Prepared:
         else:
             names = tuple(n for n in compiled.binds if f"%({n})s" in sql)
         params = {n: compiled.binds[n] for n in names}
-        columns = getattr(statement, "selected_columns", ())
+        # a SELECT's columns, or what an INSERT/UPDATE/DELETE … RETURNING returns
+        columns: Sequence[Any] = tuple(
+            getattr(statement, "selected_columns", None)
+            or getattr(statement, "exported_columns", None)
+            or ()
+        )
         return cls(
             sql=sql,
             positional=compiled.positional,
@@ -84,11 +90,33 @@ class Prepared:
         cursor.execute(self.sql, self.parameters(values))
         return cursor
 
+    def all(self, cursor: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row, each value converted as Core converts it."""
+        results = self.results
+        return [
+            tuple(p(v) if p is not None else v for p, v in zip(results, row, strict=True))
+            for row in self.execute(cursor, values).fetchall()
+        ]
+
     def one_or_none(self, cursor: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         row = self.execute(cursor, values).fetchone()
         if row is None:
             return None
         return tuple(p(v) if p is not None else v for p, v in zip(self.results, row, strict=True))
+
+
+class PerDialect(Generic[_S]):
+    """A part's statements, compiled on first use for each dialect and then kept."""
+
+    def __init__(self, build: Callable[[Dialect], _S]) -> None:
+        self._build = build
+        self._built: dict[str, _S] = {}
+
+    def __call__(self, dialect: Dialect) -> _S:
+        found = self._built.get(dialect.name)
+        if found is None:  # a race compiles twice, harmlessly: the results are equal
+            found = self._built[dialect.name] = self._build(dialect)
+        return found
 
 
 @contextlib.contextmanager

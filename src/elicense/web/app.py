@@ -65,9 +65,10 @@ def _routers() -> list[Any]:
 
 
 def _fast_routes() -> list[FastRoute]:
+    from elicense.issuance.api import FAST_ROUTES as issuance_fast_routes
     from elicense.verification.api import FAST_ROUTES as verification_fast_routes
 
-    return [*verification_fast_routes]
+    return [*issuance_fast_routes, *verification_fast_routes]
 
 
 @contextlib.asynccontextmanager

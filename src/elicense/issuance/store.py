@@ -1,0 +1,143 @@
+"""The issuer's hot path on a driver cursor: every statement compiled once per dialect.
+
+The token, nonce and credential endpoints carry nearly all of an issuer's traffic. Run
+through ORM units of work, their dozen statements cost several times the HTTP request
+and the cryptography together; here each is one compiled statement
+(:mod:`elicense.storage.prepared`: Core's SQL, parameter order and type conversions,
+without its per-execution machinery) in the caller's transaction
+(:func:`~elicense.storage.prepared.driver_cursor`). Registry records come through
+:class:`~elicense.registry.reads.CursorReader`, status indices through
+:class:`~elicense.status.service.PreparedAllocator`, so no part reads another's tables.
+
+Single use is the database's: a conditional ``UPDATE`` for codes and nonces, a primary
+key for DPoP proof ids. The rare paths (transaction codes, error explanations, opening a
+status list) stay on the ORM in :mod:`elicense.issuance.service`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+from elicense.issuance.models import AccessToken, DpopJti, IssuedCredential, Nonce, Offer
+from elicense.registry.reads import CursorReader
+from elicense.status.check import StatusReference
+from elicense.status.service import PreparedAllocator
+from elicense.storage.prepared import PerDialect, Prepared
+from elicense.storage.sealing import Sealer
+
+_CREDENTIAL_COLUMNS = tuple(c.key for c in IssuedCredential.__table__.columns)
+
+
+def _keys(model: Any) -> tuple[str, ...]:
+    return tuple(c.key for c in model.__table__.columns)
+
+
+class _Statements:
+    def __init__(self, dialect: Dialect) -> None:
+        dml = postgresql if dialect.name == "postgresql" else sqlite
+        self.redeem = Prepared.compile(
+            update(Offer)
+            .where(
+                Offer.code_hash == bindparam("code_hash"),
+                Offer.redeemed_at.is_(None),
+                Offer.tx_code_hash.is_(None),
+                Offer.expires_at > bindparam("now"),
+            )
+            .values(redeemed_at=bindparam("now"), code_sealed=None)
+            .returning(Offer.id, Offer.person_id, Offer.configuration_ids),
+            dialect,
+        )
+        self.insert_jti = Prepared.compile(
+            dml.insert(DpopJti).on_conflict_do_nothing(), dialect, _keys(DpopJti)
+        )
+        self.insert_token = Prepared.compile(insert(AccessToken), dialect, _keys(AccessToken))
+        self.insert_nonce = Prepared.compile(insert(Nonce), dialect, _keys(Nonce))
+        self.consume_nonce = Prepared.compile(
+            update(Nonce)
+            .where(
+                Nonce.nonce_hash == bindparam("nonce_hash"),
+                Nonce.used_at.is_(None),
+                Nonce.expires_at > bindparam("now"),
+            )
+            .values(used_at=bindparam("now")),
+            dialect,
+        )
+        self.token = Prepared.compile(
+            select(
+                AccessToken.person_id,
+                AccessToken.configuration_ids,
+                AccessToken.dpop_jkt,
+                AccessToken.expires_at,
+            ).where(AccessToken.token_hash == bindparam("token_hash")),
+            dialect,
+        )
+        self.earlier = Prepared.compile(
+            select(*IssuedCredential.__table__.columns)
+            .where(IssuedCredential.token_hash == bindparam("token_hash"))
+            .order_by(IssuedCredential.proof_index),
+            dialect,
+        )
+        self.insert_credential = Prepared.compile(
+            insert(IssuedCredential), dialect, _CREDENTIAL_COLUMNS
+        )
+        self.allocator = PreparedAllocator(dialect)
+
+
+_statements = PerDialect(_Statements)
+
+
+class IssuanceTx:
+    """One transaction of the issuer's hot path (see the module docstring)."""
+
+    def __init__(self, cursor: Any, dialect: Dialect, sealer: Sealer) -> None:
+        self.cursor = cursor
+        self.statements = _statements(dialect)
+        self.registry = CursorReader(cursor, dialect, sealer)
+
+    def redeem(self, code_hash: str, now: dt.datetime) -> tuple[str, str, list[str]] | None:
+        """Mark a live offer without transaction code redeemed: (offer, person, types)."""
+        row = self.statements.redeem.one_or_none(self.cursor, {"code_hash": code_hash, "now": now})
+        return None if row is None else (row[0], row[1], list(row[2]))
+
+    def record_jti(self, jti_hash: str, expires_at: dt.datetime) -> bool:
+        """Remember a DPoP proof id; False when it was seen before."""
+        values = {"jti_hash": jti_hash, "expires_at": expires_at}
+        return bool(self.statements.insert_jti.execute(self.cursor, values).rowcount == 1)
+
+    def insert_token(self, values: dict[str, Any]) -> None:
+        self.statements.insert_token.execute(self.cursor, values)
+
+    def insert_nonce(self, values: dict[str, Any]) -> None:
+        self.statements.insert_nonce.execute(self.cursor, values)
+
+    def consume_nonce(self, nonce_hash: str, now: dt.datetime) -> bool:
+        values = {"nonce_hash": nonce_hash, "now": now}
+        return bool(self.statements.consume_nonce.execute(self.cursor, values).rowcount == 1)
+
+    def token(self, token_hash: str) -> tuple[str, list[str], str, dt.datetime] | None:
+        """(person, types, DPoP key thumbprint, expiry) of an access token."""
+        row = self.statements.token.one_or_none(self.cursor, {"token_hash": token_hash})
+        return None if row is None else (row[0], list(row[1]), row[2], row[3])
+
+    def earlier(self, token_hash: str) -> list[IssuedCredential]:
+        """What this token obtained before, as transient records, by proof index."""
+        rows = self.statements.earlier.all(self.cursor, {"token_hash": token_hash})
+        return [
+            IssuedCredential(**dict(zip(_CREDENTIAL_COLUMNS, row, strict=True))) for row in rows
+        ]
+
+    def insert_credentials(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.statements.insert_credential.execute(self.cursor, row)
+
+    def allocate_status(
+        self, purpose: str, credential_ref: str, *, base_url: str
+    ) -> StatusReference:
+        return self.statements.allocator.allocate(
+            self.cursor, purpose, credential_ref, base_url=base_url
+        )
