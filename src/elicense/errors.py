@@ -318,3 +318,15 @@ class InvalidNotificationId(IssuanceError):
 class InvalidNotificationRequest(IssuanceError):
     code = "invalid_notification_request"
     protocol_error = "invalid_notification_request"
+
+
+class InvalidHolderAuth(IssuanceError):
+    """A ``holder-auth+jwt`` failed: the wallet did not prove possession of a key bound to a
+    credential we issued (``invalid_token``, 401). Refined codes: ``holder_auth_missing``,
+    ``…_malformed``, ``…_typ``, ``…_alg``, ``…_key``, ``…_signature``, ``…_aud``,
+    ``…_iat``, ``…_jti``, ``…_nonce``, ``…_unknown_key``, ``…_ambiguous_key``."""
+
+    code = "holder_auth"
+    status = 401
+    title = "Holder authentication failed"
+    protocol_error = "invalid_token"

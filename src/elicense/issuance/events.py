@@ -8,11 +8,13 @@ the event pending and nothing changed; running again applies it once.
 * ``marriage.dissolved`` → every marriage license derived from that marriage (both
   spouses, every copy) is revoked;
 * ``person.updated`` with changed fields → the person's credentials whose type the
-  catalogue says is revoked by that change (``revoked_by … when_changed``);
+  catalogue says is revoked by that change (``revoked_by … when_changed``), and a
+  pending re-offer of each (same transaction; :mod:`elicense.issuance.reoffers`);
 * ``health_enrollment.cancelled``, ``travel_permit.cancelled``/``endorsed`` → the
   credentials derived from that record;
 * ``marriage.registered`` and other events revoke nothing (a re-married person is simply
-  entitled again: a new offer works).
+  entitled again: a new offer works). Only a changed person field is re-offered: a
+  divorce or a cancelled record is not.
 
 Safe with several processes: the event row is claimed with ``FOR UPDATE SKIP LOCKED``
 on PostgreSQL (SQLite serialises writers), the delivery row's primary key makes
@@ -33,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from elicense import clock
 from elicense.catalog.model import Catalog
+from elicense.issuance import reoffers
 from elicense.issuance.models import IssuedCredential
 from elicense.status import service as status_service
 from elicense.status.token_status_list import Status
@@ -109,7 +112,8 @@ def _claim(session: Session, event_id: int) -> OutboxEvent | None:
 
 
 def apply_event(session: Session, catalog: Catalog, event: OutboxEvent) -> tuple[str, ...]:
-    """Revoke what ``event`` revokes (in the caller's transaction); the revoked ids."""
+    """Revoke what ``event`` revokes (in the caller's transaction); the revoked ids. A
+    changed person field also records re-offers (:mod:`elicense.issuance.reoffers`)."""
     changed = _changed_fields(event)
     types = [t.id for t in catalog.revoked_by(event.event_type, changed)]
     if not types:
@@ -121,7 +125,11 @@ def apply_event(session: Session, catalog: Catalog, event: OutboxEvent) -> tuple
         query = query.where(IssuedCredential.source_id == event.aggregate_id)
     else:
         query = query.where(IssuedCredential.person_id.in_(_person_ids(event)))
-    return tuple(_revoke(session, row) for row in session.scalars(query.with_for_update()))
+    rows = list(session.scalars(query.with_for_update()))
+    revoked = tuple(_revoke(session, row) for row in rows)
+    if event.event_type in reoffers.REOFFER_EVENTS:
+        reoffers.record(session, event.id, rows)
+    return revoked
 
 
 def _revoke(session: Session, row: IssuedCredential) -> str:
