@@ -56,12 +56,22 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 def _routers() -> list[Any]:
     from elicense.issuance.api import router as issuance_router
+    from elicense.issuance.reoffers_api import router as reoffers_router
     from elicense.proofing.api import router as proofing_router
     from elicense.registry.api import router as registry_router
     from elicense.status.api import router as status_router
     from elicense.verification.api import router as verification_router
+    from elicense.verification.history_api import router as history_router
 
-    return [registry_router, proofing_router, issuance_router, status_router, verification_router]
+    return [
+        registry_router,
+        proofing_router,
+        issuance_router,
+        status_router,
+        verification_router,
+        reoffers_router,
+        history_router,
+    ]
 
 
 def _fast_routes() -> list[FastRoute]:
