@@ -179,3 +179,6 @@ def _title(credential: StoredCredential) -> str:
 
 def _date(epoch: int) -> str:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+from elicense.wallet import citizen_cli  # noqa: E402, F401  (mounts `refresh` and `history`)
