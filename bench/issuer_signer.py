@@ -15,6 +15,10 @@ microseconds per call and as a ratio to the baseline (one ES256 signature of a
   the chain file;
 * ``signer_for`` during the two seconds after a rotation (index not yet settled: re-read).
 
+With SoftHSM2 installed (``softhsm2-util``), the same for issuer keys in a PKCS#11 token
+made in a temporary directory: the token's ES256 signature, ``signer_for`` within the
+recheck interval, and the token stamp (object search) it costs once a second.
+
 Keys are made in a temporary directory; nothing else is touched.
 """
 
@@ -23,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,6 +39,11 @@ from elicense.crypto.file_store import INDEX
 from elicense.issuance.keys import PASSPHRASE_ENV, IssuerKeys
 
 NAME = "civil_affairs"
+SOFTHSM_MODULES = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+]
 
 
 def per_call_us(action: Callable[[], object], calls: int, repeat: int) -> float:
@@ -84,6 +95,53 @@ def main() -> None:
     print(f"{'lookup':<40}{'us/call':>9}  {'x baseline':>10}")
     for name, us in rows.items():
         print(f"{name:<40}{us:9.2f}  {us / baseline:10.3f}")
+    hsm = hsm_rows(calls, repeat)
+    if hsm is None:
+        print("\n(SoftHSM2 not installed: no PKCS#11 figures)")
+        return
+    print(f"\nPKCS#11 (SoftHSM2); ratios to the same in-memory ES256 baseline ({baseline:.1f} us)")
+    for name, us in hsm.items():
+        print(f"{name:<40}{us:9.2f}  {us / baseline:10.3f}")
+
+
+def hsm_rows(calls: int, repeat: int) -> dict[str, float] | None:
+    util = shutil.which("softhsm2-util")
+    module = next((p for p in SOFTHSM_MODULES if Path(p).exists()), None)
+    if util is None or module is None:
+        return None
+    from elicense.config import load_settings
+    from elicense.issuance.keys import open_issuer_keys
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "tokens").mkdir()
+        conf = root / "softhsm2.conf"
+        conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n")
+        os.environ["SOFTHSM2_CONF"] = str(conf)
+        (root / "pin").write_text("123456\n")
+        init = [util, "--init-token", "--free", "--label", "bench", "--pin", "123456"]
+        subprocess.run([*init, "--so-pin", "87654321"], check=True, capture_output=True)
+        env = {
+            "ELICENSE_DATA_DIR": str(root / "data"),
+            "ELICENSE_ISSUER_KEYSTORE": "pkcs11",
+            "ELICENSE_PKCS11_MODULE": module,
+            "ELICENSE_PKCS11_TOKEN_LABEL": "bench",
+            "ELICENSE_PKCS11_PIN_FILE": str(root / "pin"),
+        }
+        keys = open_issuer_keys(load_settings(env), [NAME])
+        try:
+            signer = keys.signer_for(NAME)
+            store = keys.store(NAME)
+            few = max(calls // 100, 20)
+            return {
+                "HSM ES256 signature": per_call_us(lambda: signer.sign(b"x" * 200), few, repeat),
+                "HSM signer_for, within 1 s recheck": per_call_us(
+                    lambda: keys.signer_for(NAME), calls, repeat
+                ),
+                "HSM stamp (token object search)": per_call_us(store.stamp, few, repeat),
+            }
+        finally:
+            keys.close()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,14 @@
 - ``ELICENSE_LOG_LEVEL``: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (default ``INFO``).
 - ``ELICENSE_REDIS_URL``: optional Redis for short-lived protocol state (default: the
   database).
+- ``ELICENSE_ISSUER_KEYSTORE``: where issuer signing keys live: ``file`` (default;
+  passphrase-encrypted files under ``<data dir>/keys``) or ``pkcs11`` (an HSM). With
+  ``pkcs11`` all three of these are required:
+
+  - ``ELICENSE_PKCS11_MODULE``: path of the vendor's PKCS#11 library (``.so``);
+  - ``ELICENSE_PKCS11_TOKEN_LABEL``: the label of the token holding the keys;
+  - ``ELICENSE_PKCS11_PIN_FILE``: a file holding the user PIN (read at start; the PIN
+    itself is never an environment variable, a setting value or a log line).
 
 A bad value stops the process with one clear line naming the variable
 (:class:`~elicense.errors.ConfigError`), never a stack trace.
@@ -25,7 +33,18 @@ from urllib.parse import urlsplit
 from elicense.errors import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+KEYSTORES = ("file", "pkcs11")
+_TOKEN_LABEL_BYTES = 32  # CK_TOKEN_INFO.label
 _DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pkcs11Settings:
+    """Where the HSM is: a PKCS#11 module, a token label and the file with the PIN."""
+
+    module: Path
+    token_label: str
+    pin_file: Path
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,6 +54,8 @@ class Settings:
     public_base_url: str
     log_level: str
     redis_url: str | None
+    issuer_keystore: str = "file"
+    pkcs11: Pkcs11Settings | None = None
 
     @property
     def keys_dir(self) -> Path:
@@ -58,6 +79,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_base_url=_base_url(env.get("ELICENSE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")),
         log_level=_log_level(env.get("ELICENSE_LOG_LEVEL", "INFO")),
         redis_url=_redis_url(env.get("ELICENSE_REDIS_URL") or None),
+        issuer_keystore=_keystore(env.get("ELICENSE_ISSUER_KEYSTORE") or "file"),
+        pkcs11=_pkcs11(env) if env.get("ELICENSE_ISSUER_KEYSTORE") == "pkcs11" else None,
     )
 
 
@@ -91,3 +114,48 @@ def _redis_url(url: str | None) -> str | None:
     if url is not None and urlsplit(url).scheme not in ("redis", "rediss"):
         raise ConfigError(f"ELICENSE_REDIS_URL={url!r} is not a redis:// URL")
     return url
+
+
+def _keystore(name: str) -> str:
+    if name not in KEYSTORES:
+        raise ConfigError(
+            f"ELICENSE_ISSUER_KEYSTORE={name!r}; expected one of {', '.join(KEYSTORES)}"
+        )
+    return name
+
+
+def _pkcs11(env: Mapping[str, str]) -> Pkcs11Settings:
+    for name in (
+        "ELICENSE_PKCS11_MODULE",
+        "ELICENSE_PKCS11_TOKEN_LABEL",
+        "ELICENSE_PKCS11_PIN_FILE",
+    ):
+        if not env.get(name):
+            raise ConfigError(f"{name} is required when ELICENSE_ISSUER_KEYSTORE=pkcs11")
+    module = Path(env["ELICENSE_PKCS11_MODULE"]).expanduser()
+    if not module.is_file():
+        raise ConfigError(f"ELICENSE_PKCS11_MODULE={str(module)!r} is not a file")
+    label = env["ELICENSE_PKCS11_TOKEN_LABEL"]
+    if len(label.encode("utf-8")) > _TOKEN_LABEL_BYTES or label != label.strip():
+        raise ConfigError(
+            f"ELICENSE_PKCS11_TOKEN_LABEL={label!r} is not a token label "
+            f"(at most {_TOKEN_LABEL_BYTES} bytes, no surrounding spaces)"
+        )
+    pin_file = Path(env["ELICENSE_PKCS11_PIN_FILE"]).expanduser().absolute()
+    if not pin_file.is_file() or not os.access(pin_file, os.R_OK):
+        raise ConfigError(f"ELICENSE_PKCS11_PIN_FILE={str(pin_file)!r} is not a readable file")
+    return Pkcs11Settings(module=module.absolute(), token_label=label, pin_file=pin_file)
+
+
+def read_pin(settings: Pkcs11Settings) -> str:
+    """The user PIN from ``ELICENSE_PKCS11_PIN_FILE`` (first line, without its newline)."""
+    try:
+        lines = settings.pin_file.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"ELICENSE_PKCS11_PIN_FILE={str(settings.pin_file)!r} cannot be read "
+            f"({type(exc).__name__})"
+        ) from exc
+    if not lines or not lines[0]:
+        raise ConfigError(f"ELICENSE_PKCS11_PIN_FILE={str(settings.pin_file)!r} is empty")
+    return lines[0]

@@ -7,7 +7,7 @@ import dataclasses
 from elicense.catalog.loader import load_catalog
 from elicense.catalog.model import Catalog
 from elicense.config import Settings, load_settings
-from elicense.issuance.keys import IssuerKeys
+from elicense.issuance.keys import IssuerKeys, open_issuer_keys
 from elicense.storage import migrate
 from elicense.storage.db import Database
 from elicense.storage.sealing import Sealer
@@ -51,14 +51,14 @@ def with_catalog(runtime: Runtime) -> Runtime:
 
 
 def with_issuance(runtime: Runtime) -> Runtime:
-    """``runtime`` with the catalogue and the issuer keys (opened lazily: each
-    authority's key store under ``keys_dir`` is created on first use)."""
+    """``runtime`` with the catalogue and the issuer keys in the store
+    ``ELICENSE_ISSUER_KEYSTORE`` names: files under ``keys_dir`` (default) or an HSM,
+    logged in to now so that a bad token or PIN stops the start with one line. Each
+    authority's keys are created on first use."""
     runtime = with_catalog(runtime)
     catalog = runtime.catalog
     assert catalog is not None
-    keys = runtime.issuer_keys or IssuerKeys(
-        runtime.settings.keys_dir,
-        (t.authority.signing_key for t in catalog),
-        issuer_url=runtime.settings.public_base_url,
+    keys = runtime.issuer_keys or open_issuer_keys(
+        runtime.settings, (t.authority.signing_key for t in catalog)
     )
     return dataclasses.replace(runtime, catalog=catalog, issuer_keys=keys)

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from elicense.crypto import algorithms
 from elicense.crypto import x509 as chain
 from elicense.crypto.file_store import FileKeyStore
+from elicense.errors import ConfigError
 
 CA_KEY = "ca.key.pem"
 CA_CERT = "ca.cert.pem"
@@ -32,7 +33,7 @@ ISSUER_FILE = "issuer.json"
 class IssuingCA:
     """An issuing CA and the issuer it certifies document signers for."""
 
-    key: algorithms.PrivateKey
+    key: chain.CertKey
     cert: x509.Certificate
     issuer_url: str
     organization: str
@@ -41,6 +42,14 @@ class IssuingCA:
     def create(cls, common_name: str, *, issuer_url: str, organization: str) -> IssuingCA:
         """A new P-256 issuing CA (in memory until :meth:`save`)."""
         key, cert = chain.create_issuing_ca(common_name, organization=organization)
+        return cls(key, cert, issuer_url, organization)
+
+    @classmethod
+    def self_signed(
+        cls, key: chain.CertKey, common_name: str, *, issuer_url: str, organization: str
+    ) -> IssuingCA:
+        """A CA over an existing key (e.g. one made in an HSM): its certificate now."""
+        cert = chain.issuing_ca_certificate(key, common_name, organization=organization)
         return cls(key, cert, issuer_url, organization)
 
     @classmethod
@@ -55,6 +64,8 @@ class IssuingCA:
 
     def save(self, store: FileKeyStore) -> None:
         """Write the CA key (encrypted), its certificate and the issuer facts."""
+        if not isinstance(self.key, algorithms.PrivateKey):
+            raise ConfigError("a CA key held by a signer cannot be saved to a file")
         store.save_private_key(CA_KEY, self.key)
         (store.directory / CA_CERT).write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
         meta = {"iss": self.issuer_url, "organization": self.organization}

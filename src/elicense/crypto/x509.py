@@ -4,6 +4,11 @@
 configure) and, for each signing key, a document-signer (DS) certificate naming the
 issuer URL in its subjectAltName. Credentials may carry the DS chain as ``x5c``;
 :func:`verify_x5c` accepts it only if it chains to a configured anchor.
+
+The CA key may be an in-memory private key or any ES256 :class:`Signer` (a key in an
+HSM): ``cryptography`` cannot sign a certificate with a key it does not hold, so the
+to-be-signed part is built by ``cryptography`` and signed by the signer, and the
+certificate is assembled from the two (:func:`_sign_with_signer`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
@@ -29,11 +35,17 @@ from cryptography.x509.verification import (
 
 from elicense import clock
 from elicense.crypto import algorithms
-from elicense.errors import UntrustedIssuer
+from elicense.crypto.jwk import load_public_jwk
+from elicense.crypto.keystore import Signer
+from elicense.errors import CryptoError, UnsupportedAlgorithm, UntrustedIssuer
 
 CA_DAYS = 3650
 DS_DAYS = 1095
 _MAX_X5C = 4
+_ECDSA_WITH_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")  # AlgorithmIdentifier DER
+
+CertKey = algorithms.PrivateKey | Signer
+"""What signs a certificate: a private key in memory or a signer (e.g. in an HSM)."""
 
 
 def _name(common_name: str, organization: str) -> x509.Name:
@@ -55,14 +67,22 @@ def create_issuing_ca(
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     """A new P-256 self-signed issuing CA (path length 0) and its private key."""
     key = ec.generate_private_key(ec.SECP256R1())
+    return key, issuing_ca_certificate(key, common_name, organization=organization, days=days)
+
+
+def issuing_ca_certificate(
+    key: CertKey, common_name: str, *, organization: str = "eLicense", days: int = CA_DAYS
+) -> x509.Certificate:
+    """The self-signed issuing CA certificate (path length 0) of ``key``."""
+    public_key = _public_key_of(key)
     name = _name(common_name, organization)
     now = clock.now()
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
+    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
@@ -72,13 +92,12 @@ def create_issuing_ca(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
         )
-        .sign(key, hashes.SHA256())
     )
-    return key, cert
+    return _sign(builder, key, public_key)
 
 
 def issue_document_signer(
-    ca_key: algorithms.PrivateKey,
+    ca_key: CertKey,
     ca_cert: x509.Certificate,
     public_key: algorithms.PublicKey,
     *,
@@ -90,7 +109,7 @@ def issue_document_signer(
     now = clock.now()
     host = urlsplit(issuer_url).hostname or issuer_url
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(f"{host} document signer", organization))
         .issuer_name(ca_cert.subject)
@@ -110,8 +129,62 @@ def issue_document_signer(
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
         )
-        .sign(ca_key, _hash_for(ca_key))
     )
+    ca_public = ca_cert.public_key()
+    if not isinstance(ca_public, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        raise UnsupportedAlgorithm("the CA certificate's key type is not supported")
+    return _sign(builder, ca_key, ca_public)
+
+
+def _public_key_of(key: CertKey) -> algorithms.PublicKey:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        return key.public_key()
+    return load_public_jwk(key.public_jwk)
+
+
+def _sign(
+    builder: x509.CertificateBuilder, key: CertKey, issuer_public: algorithms.PublicKey
+) -> x509.Certificate:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        return builder.sign(key, _hash_for(key))
+    return _sign_with_signer(builder, key, issuer_public)
+
+
+def _sign_with_signer(
+    builder: x509.CertificateBuilder, signer: Signer, issuer_public: algorithms.PublicKey
+) -> x509.Certificate:
+    """Sign the certificate's TBS part with ``signer`` (ES256) and assemble the DER.
+
+    The draft is signed with a throw-away P-256 key only to obtain the TBS bytes: they
+    name the signature algorithm (ecdsa-with-SHA256) but no signing key, so the draft's
+    signature is replaced by ``signer``'s; the result is checked against the issuer key.
+    """
+    if signer.alg != algorithms.ES256:
+        raise UnsupportedAlgorithm("certificates are signed through a signer with ES256 only")
+    draft = builder.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    tbs = draft.tbs_certificate_bytes
+    signature = algorithms.raw_to_der(signer.sign(tbs))
+    der = _der(0x30, tbs + _ECDSA_WITH_SHA256 + _der(0x03, b"\x00" + signature))
+    cert = x509.load_der_x509_certificate(der)
+    if not isinstance(issuer_public, ec.EllipticCurvePublicKey):
+        raise UnsupportedAlgorithm("an ES256 signer needs a P-256 issuer key")
+    try:
+        issuer_public.verify(cert.signature, tbs, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature as exc:
+        raise CryptoError(
+            "the signer's certificate signature does not verify under the issuer key",
+            code="certificate_signature_invalid",
+        ) from exc
+    return cert
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    """One DER TLV (definite length)."""
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + content
 
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:

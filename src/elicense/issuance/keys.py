@@ -1,78 +1,86 @@
-"""Issuer signing keys: one :class:`FileKeyStore` per issuing authority, made on first use.
+"""Issuer signing keys: one store per issuing authority, made on first use.
 
 Each catalogue authority names a logical key (``authority.signing_key``, e.g.
-``civil_affairs``); its store lives in ``<keys_dir>/<key_name>/`` with the same layout as
-``elicense keys init`` (signing key, issuing CA, document-signer chain), so the
-``elicense keys`` commands work on it. :class:`IssuerKeys` is the one
+``civil_affairs``). Its store comes from the backend ``ELICENSE_ISSUER_KEYSTORE``
+names (:mod:`elicense.issuance.key_stores`): by default ``<keys_dir>/<key_name>/`` with
+the same layout as ``elicense keys init`` (signing key, issuing CA, document-signer
+chain), so the ``elicense keys`` commands work on it; with ``pkcs11`` the keys, the
+issuing CA and the chains are in an HSM. :class:`IssuerKeys` is the one
 :class:`~elicense.status.service.SignerSource` of a process: credentials and status
 lists are signed with the same keys, and :meth:`IssuerKeys.jwks` publishes them.
-
-Development only: when ``ELICENSE_KEY_PASSPHRASE`` is unset a passphrase is generated
-into ``<keys_dir>/.passphrase`` (0600) with a warning. Production keys belong in an HSM.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
-import logging
-import os
-import secrets
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
-from elicense.crypto.file_store import INDEX, FileKeyStore, Stamp, stamp_is_settled
-from elicense.crypto.issuing_ca import IssuingCA
+from elicense.config import Settings
 from elicense.crypto.keystore import Signer
 from elicense.errors import KeyNotFound
+from elicense.issuance.key_stores import (
+    PASSPHRASE_ENV,
+    AuthorityStore,
+    FileBackend,
+    KeyBackend,
+    open_backend,
+)
 
-log = logging.getLogger("elicense.issuance.keys")
-
-PASSPHRASE_ENV = "ELICENSE_KEY_PASSPHRASE"  # noqa: S105 (a variable name)
-PASSPHRASE_FILE = ".passphrase"  # noqa: S105 (a file name)
-ORGANIZATION = "eLicense"
+__all__ = ["PASSPHRASE_ENV", "IssuerKeys", "open_issuer_keys"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Current:
-    """One authority's current signer and published keys, as of the index ``stamp``."""
+    """One authority's current signer and published keys, as of the store's ``stamp``
+    (last compared at ``checked_at``, a monotonic time)."""
 
-    stamp: Stamp
+    stamp: Hashable
     signer: Signer
     published: tuple[dict[str, Any], ...]
     settled: bool
+    checked_at: float
 
 
 class IssuerKeys:
     """The signing keys of every issuing authority, opened (or created) lazily.
 
     The current signer and the published keys of each authority are cached in memory
-    and reused while the store's index is unchanged: each :meth:`signer_for` costs one
-    ``stat`` of the index, so a rotation made by another process (``elicense keys
-    rotate``) or another object is used from the next signature on, without a restart.
-    An index written within the last two seconds is not trusted to change its stamp on
-    the next write (coarse mtimes), so it is re-read until it has settled.
+    and reused while the store's stamp is unchanged. For files each :meth:`signer_for`
+    costs one ``stat`` of the key index, so a rotation made by another process
+    (``elicense keys rotate``) or another object is used from the next signature on,
+    without a restart; an index written within the last two seconds is not trusted to
+    change its stamp on the next write (coarse mtimes), so it is re-read until it has
+    settled. For an HSM the stamp is looked up at most once a second.
     """
 
-    def __init__(self, keys_dir: Path, key_names: Iterable[str], *, issuer_url: str) -> None:
+    def __init__(
+        self,
+        keys_dir: Path,
+        key_names: Iterable[str],
+        *,
+        issuer_url: str,
+        backend: KeyBackend | None = None,
+    ) -> None:
         self.keys_dir = Path(keys_dir)
         self.key_names = tuple(sorted(set(key_names)))
         self.issuer_url = issuer_url
-        self._stores: dict[str, FileKeyStore] = {}
+        self.backend: KeyBackend = backend or FileBackend(self.keys_dir, issuer_url)
+        self._stores: dict[str, AuthorityStore] = {}
         self._current: dict[str, _Current] = {}
         self._lock = threading.Lock()
         self._reload_locks = {name: threading.Lock() for name in self.key_names}
 
-    def store(self, key_name: str) -> FileKeyStore:
+    def store(self, key_name: str) -> AuthorityStore:
         """The key store of ``key_name``, created with a key and a certificate if absent."""
         if key_name not in self.key_names:
             raise KeyNotFound(f"no issuer key named {key_name!r}", code="issuer_key_unknown")
         with self._lock:
             if key_name not in self._stores:
-                self._stores[key_name] = _open_or_create(self.keys_dir, key_name, self.issuer_url)
+                self._stores[key_name] = self.backend.open(key_name)
             return self._stores[key_name]
 
     def signer_for(self, key_name: str) -> Signer:
@@ -88,72 +96,50 @@ class IssuerKeys:
         for name in self.key_names:
             self.store(name)
 
+    def close(self) -> None:
+        """Release the backend (logs out of an HSM when this was its last user)."""
+        self.backend.close()
+
     def _fresh(self, key_name: str) -> _Current:
         store = self.store(key_name)
         cached = self._current.get(key_name)
-        if cached is not None and cached.settled and cached.stamp == store.stamp():
+        if cached is not None and self._still_current(cached, store):
             return cached
         with self._reload_locks[key_name]:
-            stamp = store.stamp()  # before reading: a write after it changes the stamp
             cached = self._current.get(key_name)
+            if cached is not None and self._recently_checked(cached):
+                return cached  # another thread has just looked
+            stamp = store.stamp()  # before reading: a write after it changes the stamp
             if cached is not None and cached.settled and cached.stamp == stamp:
-                return cached
-            keys = store.list_keys()
-            current = _Current(
-                stamp=stamp,
-                signer=store.current_signer(),
-                published=tuple(k.jwk() for k in keys if k.retired_at is None),
-                settled=stamp_is_settled(stamp),
-            )
+                current = dataclasses.replace(cached, checked_at=time.monotonic())
+            else:
+                keys = store.list_keys()
+                current = _Current(
+                    stamp=stamp,
+                    signer=store.current_signer(),
+                    published=tuple(k.jwk() for k in keys if k.retired_at is None),
+                    settled=self.backend.settled(stamp),
+                    checked_at=time.monotonic(),
+                )
             self._current[key_name] = current
             return current
 
+    def _recently_checked(self, cached: _Current) -> bool:
+        recheck = self.backend.recheck_seconds
+        return cached.settled and time.monotonic() < cached.checked_at + recheck
 
-def passphrase(keys_dir: Path) -> bytes:
-    """``ELICENSE_KEY_PASSPHRASE``, else the development passphrase file (made if absent)."""
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value:
-        return value.encode("utf-8")
-    path = keys_dir / PASSPHRASE_FILE
-    if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-            log.warning(
-                "generated a development key passphrase in %s; set %s (or use an HSM) "
-                "in production",
-                path,
-                PASSPHRASE_ENV,
-            )
-    return path.read_text("utf-8").strip().encode("utf-8")
+    def _still_current(self, cached: _Current, store: AuthorityStore) -> bool:
+        if self._recently_checked(cached):
+            return True
+        cheap = not self.backend.recheck_seconds  # a stamp cheap enough to ask every time
+        return cheap and cached.settled and cached.stamp == store.stamp()
 
 
-def _open_or_create(keys_dir: Path, key_name: str, issuer_url: str) -> FileKeyStore:
-    directory = keys_dir / key_name
-    secret = passphrase(keys_dir)
-    with _file_lock(keys_dir):
-        if (directory / INDEX).exists():
-            return FileKeyStore(directory, secret)
-        ca = IssuingCA.create(
-            f"{ORGANIZATION} {key_name} Issuing CA",
-            issuer_url=issuer_url,
-            organization=ORGANIZATION,
-        )
-        store = FileKeyStore.init(directory, secret, certify=ca.chain_for)
-        ca.save(store)
-        log.info("created issuer key store %s", key_name)
-        return store
-
-
-@contextlib.contextmanager
-def _file_lock(keys_dir: Path) -> Iterator[None]:
-    """Serialise key creation between processes starting at once on a fresh data dir."""
-    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(keys_dir / ".lock", "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def open_issuer_keys(settings: Settings, key_names: Iterable[str]) -> IssuerKeys:
+    """The issuer keys of ``key_names`` in the store the settings name."""
+    return IssuerKeys(
+        settings.keys_dir,
+        key_names,
+        issuer_url=settings.public_base_url,
+        backend=open_backend(settings),
+    )
