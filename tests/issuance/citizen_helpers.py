@@ -155,7 +155,11 @@ class ToApp(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         got = self.client.request(request.method, str(request.url), content=request.read())
-        return httpx.Response(got.status_code, headers=got.headers, content=got.content)
+        # the test client has already decoded any content coding: do not declare it again
+        headers = {
+            k: v for k, v in got.headers.items() if k not in ("content-encoding", "content-length")
+        }
+        return httpx.Response(got.status_code, headers=headers, content=got.content)
 
 
 def bank(runtime: Runtime, client: TestClient) -> verification.Registered:

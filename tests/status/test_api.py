@@ -66,7 +66,7 @@ def test_default_is_the_jwt_form(
     assert response.status_code == 200
     assert response.headers["content-type"] == JWT_MEDIA_TYPE
     assert response.headers["cache-control"] == f"public, max-age={service.DEFAULT_TTL_SECONDS}"
-    assert response.headers["vary"] == "Accept"
+    assert response.headers["vary"] == "Accept, Accept-Encoding"
     assert response.headers["etag"].startswith('"v2-jwt-')
     assert check.read_status(response.text, revoked.to_claim(), issuer_keys) == Status.INVALID
 

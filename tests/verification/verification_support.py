@@ -119,9 +119,13 @@ class AppRouter(httpx.BaseTransport):
         response = self.client.request(
             request.method, request.url.path, content=body, headers=headers
         )
-        return httpx.Response(
-            response.status_code, headers=dict(response.headers), content=response.content
-        )
+        # the test client has already decoded any content coding: do not declare it again
+        forwarded = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-encoding", "content-length")
+        }
+        return httpx.Response(response.status_code, headers=forwarded, content=response.content)
 
 
 @dataclasses.dataclass

@@ -2,9 +2,15 @@
 
 * Content negotiation on ``Accept``: ``application/statuslist+jwt`` (the default, also
   for ``*/*`` or no header) or ``application/statuslist+cwt``; anything else is a 406.
-* ``ETag`` names the list version, form and signing time; ``If-None-Match`` with it
-  gives ``304 Not Modified``. ``Cache-Control: public, max-age=<ttl>`` lets a CDN serve
-  the list; ``Vary: Accept`` keeps the two forms apart.
+* Content coding on ``Accept-Encoding`` (RFC 9110 12.5.3): ``gzip`` when the client
+  accepts it (``x-gzip`` too) and it makes the token smaller, else no coding. Each
+  version is compressed once per process (:class:`EncodedCache`), deterministically
+  (gzip ``mtime`` 0), so every worker serves the same bytes under the same ETag.
+* ``ETag`` names the list version, form and signing time, plus ``-gzip`` for the gzip
+  representation (a strong validator per representation, RFC 9110 8.8.3);
+  ``If-None-Match`` with the selected representation's tag gives ``304 Not Modified``.
+  ``Cache-Control: public, max-age=<ttl>`` lets a CDN serve the list;
+  ``Vary: Accept, Accept-Encoding`` keeps the forms and codings apart.
 * An unknown list is a problem+json 404 (``status_list_not_found``).
 
 The signing keys come from ``app.state.status_signers``, a
@@ -13,6 +19,9 @@ The signing keys come from ``app.state.status_signers``, a
 
 from __future__ import annotations
 
+import collections
+import gzip
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -42,6 +51,60 @@ def get_signers(request: Request) -> SignerSource:
 
 SignersDep = Annotated[SignerSource, Depends(get_signers)]
 
+GZIP = "gzip"
+IDENTITY = "identity"
+_GZIP_LEVEL = 9
+VARY = "Accept, Accept-Encoding"
+
+
+class EncodedCache:
+    """Content-coded tokens by (list, ETag, coding): compressed once per list version.
+
+    A small LRU (``max_entries``); ``None`` records that a coding did not make a token
+    smaller, so it is served without one.
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self._entries: collections.OrderedDict[tuple[str, str, str], bytes | None] = (
+            collections.OrderedDict()
+        )
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self.encodings = 0
+
+    def encoded(self, list_id: str, etag: str, coding: str, token: bytes) -> bytes | None:
+        """``token`` in ``coding``, or ``None`` when that would not be smaller."""
+        key = (list_id, etag, coding)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+            self.encodings += 1
+            body = encode(token, coding)
+            value = body if len(body) < len(token) else None
+            self._entries[key] = value
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+            return value
+
+
+def encode(token: bytes, coding: str) -> bytes:
+    """``token`` in a content coding we offer (deterministic: the same bytes every time)."""
+    if coding == GZIP:
+        return gzip.compress(token, compresslevel=_GZIP_LEVEL, mtime=0)
+    raise ValueError(f"unsupported content coding {coding!r}")
+
+
+def get_encoded_cache(request: Request) -> EncodedCache:
+    """The app's cache of content-coded status list tokens (made on first use)."""
+    cache: EncodedCache | None = getattr(request.app.state, "status_encoded", None)
+    if cache is None:
+        cache = request.app.state.status_encoded = EncodedCache()
+    return cache
+
+
+EncodedDep = Annotated[EncodedCache, Depends(get_encoded_cache)]
+
 
 @router.get(
     "/{list_id}",
@@ -57,21 +120,52 @@ def get_status_list(
     session: SessionDep,
     runtime: RuntimeDep,
     signers: SignersDep,
+    encoded: EncodedDep,
     accept: Annotated[str | None, Header()] = None,
+    accept_encoding: Annotated[str | None, Header()] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     form = negotiate(accept)
     published = service.publish(
         session, list_id, form, signers, base_url=runtime.settings.public_base_url
     )
-    headers = {
-        "ETag": published.etag,
-        "Cache-Control": f"public, max-age={published.ttl}",
-        "Vary": "Accept",
-    }
-    if if_none_match is not None and _matches(if_none_match, published.etag):
+    body, etag = published.token, published.etag
+    coding = negotiate_encoding(accept_encoding)
+    compressed = None
+    if coding != IDENTITY:
+        compressed = encoded.encoded(published.list_id, published.etag, coding, body)
+    headers = {"Cache-Control": f"public, max-age={published.ttl}", "Vary": VARY}
+    if compressed is not None:
+        body, etag = compressed, coded_etag(published.etag, coding)
+        headers["Content-Encoding"] = coding
+    headers["ETag"] = etag
+    if if_none_match is not None and _matches(if_none_match, etag):
+        headers.pop("Content-Encoding", None)
         return Response(status_code=304, headers=headers)
-    return Response(content=published.token, media_type=published.media_type, headers=headers)
+    return Response(content=body, media_type=published.media_type, headers=headers)
+
+
+def coded_etag(etag: str, coding: str) -> str:
+    """The strong ETag of the ``coding`` representation: ``"v3-jwt-…"`` → ``"v3-jwt-…-gzip"``."""
+    return f'{etag[:-1]}-{coding}"' if etag.endswith('"') else f"{etag}-{coding}"
+
+
+def negotiate_encoding(accept_encoding: str | None) -> str:
+    """``gzip`` when the client accepts it (and does not rank an explicit ``identity``
+    above it); else ``identity``.
+
+    RFC 9110 12.5.3: codings with ``q`` > 0 are acceptable, ``*`` stands for any coding
+    not named, ``x-gzip`` is ``gzip``; no header means no coding is asked for. Where no
+    coding we offer is acceptable the token goes without one.
+    """
+    if accept_encoding is None or not accept_encoding.strip():
+        return IDENTITY
+    ranges: dict[str, float] = {}
+    for coding, q in _media_ranges(accept_encoding):
+        coding = coding.removeprefix("x-")
+        ranges[coding] = max(q, ranges.get(coding, 0.0))
+    gzip_q = ranges.get(GZIP, ranges.get("*", 0.0))
+    return GZIP if gzip_q > 0 and gzip_q >= ranges.get(IDENTITY, 0.0) else IDENTITY
 
 
 def negotiate(accept: str | None) -> TokenForm:
