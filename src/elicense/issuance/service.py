@@ -45,7 +45,7 @@ from elicense.issuance import claims as claim_source
 from elicense.issuance.formats import CredentialInput, format_for
 from elicense.issuance.jwt_proofs import MAX_AGE_SECONDS, DpopProof, KeyProof, verify_key_proof
 from elicense.issuance.models import AccessToken, DpopJti, IssuedCredential, Nonce, Offer
-from elicense.issuance.store import IssuanceTx
+from elicense.issuance.store import CredentialRow, IssuanceTx
 from elicense.proofing import service as proofing
 from elicense.status.service import SignerSource
 from elicense.storage.sealing import Sealer
@@ -472,7 +472,7 @@ class UnsignedBatch:
 
     credential_type: CredentialType
     source: claim_source.SourceRecord = dataclasses.field(repr=False)
-    records: tuple[IssuedCredential, ...]
+    records: tuple[CredentialRow, ...]
     proofs: tuple[KeyProof, ...]
 
 
@@ -513,13 +513,15 @@ def record_credentials(
         )
     source = claim_source.source_from(tx.registry, credential_type, grant.person_id)
     notification_id = ids.new_id("ntf")
-    rows = [
-        _new_record(tx, ctx, credential_type, grant, source, proof, index)
-        | {"notification_id": notification_id, "request_hash": digest}
+    records = tuple(
+        CredentialRow(
+            **_new_record(tx, ctx, credential_type, grant, source, proof, index),
+            notification_id=notification_id,
+            request_hash=digest,
+        )
         for index, proof in enumerate(proofs)
-    ]
-    tx.insert_credentials(rows)
-    records = tuple(IssuedCredential(**row) for row in rows)  # transient: what signing reads
+    )
+    tx.insert_credentials(list(records))
     return UnsignedBatch(credential_type, source, records, tuple(proofs))
 
 
@@ -567,7 +569,7 @@ def _verify_proofs(jwts: list[object], audience: str) -> list[KeyProof]:
 
 def _earlier(
     tx: IssuanceTx, token_hash: str, digest: str, configuration_id: str
-) -> tuple[list[IssuedCredential], bool]:
+) -> tuple[list[CredentialRow], bool]:
     """In one query, what this token obtained before: the records of an identical earlier
     request (a retry), and whether it already obtained ``configuration_id``."""
     rows = tx.earlier(token_hash)
@@ -626,7 +628,7 @@ def _reissue(
     credential_type: CredentialType,
     grant: TokenGrant,
     proofs: list[KeyProof],
-    previous: list[IssuedCredential],
+    previous: list[CredentialRow],
 ) -> UnsignedBatch:
     """The same request again (lost response): same ids, status entries and holder keys."""
     if [r.holder_jkt for r in previous] != [p.jkt for p in proofs]:
@@ -641,7 +643,7 @@ def _sign(
     ctx: IssuerContext,
     credential_type: CredentialType,
     source: claim_source.SourceRecord,
-    records: list[IssuedCredential],
+    records: list[CredentialRow],
     proofs: list[KeyProof],
 ) -> IssuedBatch:
     fmt = format_for(credential_type)

@@ -16,6 +16,7 @@ status list) stay on the ORM in :mod:`elicense.issuance.service`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -31,6 +32,32 @@ from elicense.storage.prepared import PerDialect, Prepared
 from elicense.storage.sealing import Sealer
 
 _CREDENTIAL_COLUMNS = tuple(c.key for c in IssuedCredential.__table__.columns)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CredentialRow:
+    """One ``issuance_credentials`` row as the hot path reads and writes it (no ORM
+    instance: building one costs more than the statement that stores it)."""
+
+    id: str
+    person_id: str
+    configuration_id: str
+    format: str
+    source_id: str
+    status_uri: str
+    status_idx: int
+    holder_jkt: str
+    notification_id: str
+    token_hash: str
+    request_hash: str
+    proof_index: int
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    state: str
+    state_changed_at: dt.datetime
+
+
+assert {f.name for f in dataclasses.fields(CredentialRow)} == set(_CREDENTIAL_COLUMNS)
 
 
 def _keys(model: Any) -> tuple[str, ...]:
@@ -124,16 +151,15 @@ class IssuanceTx:
         row = self.statements.token.one_or_none(self.cursor, {"token_hash": token_hash})
         return None if row is None else (row[0], list(row[1]), row[2], row[3])
 
-    def earlier(self, token_hash: str) -> list[IssuedCredential]:
-        """What this token obtained before, as transient records, by proof index."""
+    def earlier(self, token_hash: str) -> list[CredentialRow]:
+        """What this token obtained before, by proof index."""
         rows = self.statements.earlier.all(self.cursor, {"token_hash": token_hash})
-        return [
-            IssuedCredential(**dict(zip(_CREDENTIAL_COLUMNS, row, strict=True))) for row in rows
-        ]
+        return [CredentialRow(**dict(zip(_CREDENTIAL_COLUMNS, row, strict=True))) for row in rows]
 
-    def insert_credentials(self, rows: list[dict[str, Any]]) -> None:
+    def insert_credentials(self, rows: list[CredentialRow]) -> None:
         for row in rows:
-            self.statements.insert_credential.execute(self.cursor, row)
+            values = {name: getattr(row, name) for name in _CREDENTIAL_COLUMNS}
+            self.statements.insert_credential.execute(self.cursor, values)
 
     def allocate_status(
         self, purpose: str, credential_ref: str, *, base_url: str
