@@ -8,6 +8,7 @@ adding an implementation to :data:`FORMATS` — the service and the metadata onl
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -74,12 +75,17 @@ def disclosable_paths(
     credential_type: CredentialType, claims: Mapping[str, Any]
 ) -> list[tuple[str, ...]]:
     """The catalogue's selectively disclosable claim paths that ``claims`` contains."""
-    paths = []
-    for claim in credential_type.all_claims():
-        path = tuple(claim.path.split("."))
-        if claim.selectively_disclosable and _present(claims, path):
-            paths.append(path)
-    return paths
+    return [path for path in _disclosable(credential_type) if _present(claims, path)]
+
+
+@functools.cache
+def _disclosable(credential_type: CredentialType) -> tuple[tuple[str, ...], ...]:
+    """Every selectively disclosable claim path of a type (types are immutable)."""
+    return tuple(
+        tuple(claim.path.split("."))
+        for claim in credential_type.all_claims()
+        if claim.selectively_disclosable
+    )
 
 
 def _present(claims: Mapping[str, Any], path: tuple[str, ...]) -> bool:

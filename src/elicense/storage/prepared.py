@@ -79,12 +79,14 @@ class Prepared:
         )
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        merged = {**self.defaults, **values}
-        out = {}
+        # the hot loop of every statement: no intermediate dicts, defaults only when missing
+        defaults, binds = self.defaults, self.binds
+        out = []
         for name in self.names:
-            value, process = merged[name], self.binds[name]
-            out[name] = process(value) if process is not None and value is not None else value
-        return tuple(out[n] for n in self.names) if self.positional else out
+            value = values[name] if name in values else defaults[name]
+            process = binds[name]
+            out.append(process(value) if process is not None and value is not None else value)
+        return tuple(out) if self.positional else dict(zip(self.names, out, strict=True))
 
     def execute(self, cursor: Any, values: Mapping[str, Any]) -> Any:
         cursor.execute(self.sql, self.parameters(values))
