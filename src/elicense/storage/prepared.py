@@ -13,6 +13,12 @@ engine does for every transaction (writers queue on the lock instead of failing 
 upgrade); a read is one autocommit statement (a consistent snapshot, no lock). Other
 drivers open their transaction implicitly. Driver ``OperationalError`` becomes
 :class:`~elicense.errors.StorageError`, as with ``Database.transaction``.
+
+:func:`driver_connection` keeps one pooled connection for several transactions in turn
+(a read, then a write, without a second check-out). Its write transactions can be asked
+not to wait for SQLite's write lock (``wait=False``): the caller gets
+:class:`WriteLockBusy` at once instead of the busy timeout, e.g. to retry on a thread
+that may block rather than on an event loop.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from elicense.errors import StorageError
+from elicense.storage.db import SQLITE_BUSY_TIMEOUT_MS
 
 Processor = Callable[[Any], Any] | None
 _S = TypeVar("_S")
@@ -144,6 +151,90 @@ def driver_cursor(engine: Engine, *, write: bool) -> Iterator[Any]:
             cursor.close()
     except dbapi_error as exc:
         raise StorageError(f"database error: {_first_line(exc)}") from None
+    finally:
+        connection.close()
+
+
+_SQLITE_BUSY = 5  # SQLite's primary result code for a lock held by another connection
+
+
+class WriteLockBusy(Exception):
+    """SQLite's write lock is held by another connection and the caller chose not to wait."""
+
+
+class DriverConnection:
+    """One pooled DBAPI connection, for one transaction after another."""
+
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
+        self.connection = connection
+        self.dialect = dialect
+        self._sqlite = dialect.name == "sqlite"
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.OperationalError
+
+    @classmethod
+    def check_out(cls, engine: Engine) -> DriverConnection:
+        """A connection from ``engine``'s pool (:class:`~elicense.errors.StorageError`
+        if none can be made); :meth:`close` gives it back."""
+        try:
+            connection = engine.raw_connection()
+        except (OperationalError, engine.dialect.loaded_dbapi.OperationalError) as exc:
+            # a connect error, wrapped by SQLAlchemy or not (depending on the pool)
+            raise StorageError(f"database error: {_first_line(exc)}") from None
+        return cls(connection, engine.dialect)
+
+    def close(self) -> None:
+        """Back to the pool (which rolls back anything left open)."""
+        self.connection.close()
+
+    @contextlib.contextmanager
+    def storage_errors(self) -> Iterator[None]:
+        """Driver errors raised inside become :class:`~elicense.errors.StorageError`."""
+        try:
+            yield
+        except self._dbapi_error as exc:
+            raise StorageError(f"database error: {_first_line(exc)}") from None
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool, wait: bool = True) -> Iterator[Any]:
+        """A cursor: committed on success, rolled back on error (a read is autocommit
+        on SQLite; see the module docstring). ``wait=False``: :class:`WriteLockBusy`
+        if SQLite's write lock is taken. Driver errors are the driver's (see
+        :meth:`storage_errors`)."""
+        cursor = self.connection.cursor()
+        try:
+            if write and self._sqlite:
+                if wait:
+                    cursor.execute("BEGIN IMMEDIATE")
+                else:
+                    self._begin_no_wait(cursor)
+            yield cursor
+            self.connection.commit()
+        except BaseException:
+            self.connection.rollback()
+            raise
+        finally:
+            cursor.close()
+
+    def _begin_no_wait(self, cursor: Any) -> None:
+        cursor.execute("PRAGMA busy_timeout = 0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except self._dbapi_error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_BUSY:
+                raise WriteLockBusy from None
+            raise
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+
+@contextlib.contextmanager
+def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
+    """A pooled DBAPI connection for several transactions in turn (driver errors become
+    :class:`~elicense.errors.StorageError`); returned to the pool at the end."""
+    connection = DriverConnection.check_out(engine)
+    try:
+        with connection.storage_errors():
+            yield connection
     finally:
         connection.close()
 

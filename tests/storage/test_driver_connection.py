@@ -1,0 +1,102 @@
+"""A pooled driver connection for several transactions: errors, and not waiting for
+SQLite's write lock when asked not to."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from elicense.errors import StorageError
+from elicense.storage import migrate
+from elicense.storage.db import SQLITE_BUSY_TIMEOUT_MS, Database
+from elicense.storage.prepared import DriverConnection, WriteLockBusy, driver_connection
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'driver.db'}")
+    migrate.upgrade(db)
+    with db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+    return db
+
+
+def _busy_timeout(connection: DriverConnection) -> int:
+    cursor = connection.connection.cursor()
+    (value,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+    cursor.close()
+    return int(value)
+
+
+def _insert(connection: DriverConnection, value: int, *, wait: bool) -> None:
+    with connection.transaction(write=True, wait=wait) as cursor:
+        cursor.execute("INSERT INTO scratch VALUES (?)", (value,))
+
+
+def test_write_without_waiting_gives_way_to_a_held_lock(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with driver_connection(sqlite_db.engine) as connection:
+            with pytest.raises(WriteLockBusy):
+                _insert(connection, 1, wait=False)
+            # the connection waits again as configured, and nothing was written
+            assert _busy_timeout(connection) == SQLITE_BUSY_TIMEOUT_MS
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with driver_connection(sqlite_db.engine) as connection:
+        _insert(connection, 2, wait=False)
+        with connection.transaction(write=False) as cursor:
+            assert cursor.execute("SELECT x FROM scratch").fetchall() == [(2,)]
+        assert _busy_timeout(connection) == SQLITE_BUSY_TIMEOUT_MS
+
+
+def _insert_then_fail(connection: DriverConnection) -> None:
+    with connection.transaction(write=True) as cursor:
+        cursor.execute("INSERT INTO scratch VALUES (1)")
+        raise RuntimeError("rolled back")
+
+
+def _select_missing_table(connection: DriverConnection) -> None:
+    with connection.storage_errors(), connection.transaction(write=False) as cursor:
+        cursor.execute("SELECT * FROM no_such_table")
+
+
+def test_one_connection_for_a_read_then_a_write(fresh_db: Database) -> None:
+    with fresh_db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+    with driver_connection(fresh_db.engine) as connection:
+        with connection.transaction(write=False) as cursor:
+            cursor.execute("SELECT count(*) FROM scratch")
+            assert cursor.fetchone()[0] == 0
+        with pytest.raises(RuntimeError):
+            _insert_then_fail(connection)
+        with connection.transaction(write=True) as cursor:
+            cursor.execute("INSERT INTO scratch VALUES (2)")
+    with fresh_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM scratch")).all() == [(2,)]
+
+
+def test_driver_errors_become_storage_errors(sqlite_db: Database) -> None:
+    connection = DriverConnection.check_out(sqlite_db.engine)
+    try:
+        with pytest.raises(StorageError) as excinfo:
+            _select_missing_table(connection)
+        assert "no_such_table" in excinfo.value.message
+        with connection.storage_errors(), connection.transaction(write=False) as cursor:
+            assert cursor.execute("SELECT 1").fetchone() == (1,)  # still usable
+    finally:
+        connection.close()
+
+
+def test_check_out_of_an_unreachable_database() -> None:
+    db = Database("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    with pytest.raises(StorageError) as excinfo:
+        DriverConnection.check_out(db.engine)
+    assert excinfo.value.message.startswith("database error:")
