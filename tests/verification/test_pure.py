@@ -20,7 +20,7 @@ from elicense.status import token as status_token
 from elicense.status.token_status_list import StatusList
 from elicense.verification import dcql, uscc
 from elicense.verification.policy import region_covers
-from elicense.verification.status_cache import StatusListCache
+from elicense.verification.status_cache import FetchNeeded, StatusListCache
 
 ISS = "https://elicense.example.gov.cn"
 URI = f"{ISS}/status/lists/sl_1"
@@ -125,10 +125,15 @@ def test_region_covers() -> None:
     assert not region_covers("330100", "440305")
 
 
-def _status_token(signer: LocalSigner, *, sub: str = URI, size: int = 16) -> str:
+def _status_token(
+    signer: LocalSigner, *, sub: str = URI, size: int = 16, revoked: int | None = None
+) -> str:
     now = clock.epoch()
     claims = status_token.TokenClaims(uri=sub, iat=now, exp=now + 3600, ttl=60)
-    return status_token.sign_jwt(StatusList(size, 2), claims, signer)
+    status_list = StatusList(size, 2)
+    if revoked is not None:
+        status_list[revoked] = 1
+    return status_token.sign_jwt(status_list, claims, signer)
 
 
 def _cache(issuer: LocalSigner, token: str) -> StatusListCache:
@@ -180,6 +185,34 @@ def test_status_list_refreshed_after_ttl(issuer: LocalSigner) -> None:
     with clock.shifted(61):
         cache.check(ISS, StatusReference(URI, 1))
     assert cache.fetches == 2
+
+
+def test_cached_only_never_fetches_and_honours_ttl(issuer: LocalSigner) -> None:
+    cache = _cache(issuer, _status_token(issuer, revoked=2))
+    cached = cache.cached_only()
+    with pytest.raises(FetchNeeded):
+        cached.check(ISS, StatusReference(URI, 1))
+    assert cache.fetches == 0
+    cache.check(ISS, StatusReference(URI, 1))  # the fetching checker fills the cache
+    assert cached.check(ISS, StatusReference(URI, 1)) == 0
+    with pytest.raises(ELicenseError) as excinfo:
+        cached.check(ISS, StatusReference(URI, 2))
+    assert excinfo.value.instance_code == "credential_revoked"
+    with clock.shifted(61), pytest.raises(FetchNeeded):  # past the ttl: stale, no answer
+        cached.check(ISS, StatusReference(URI, 1))
+    assert cache.fetches == 1
+
+
+def test_cached_only_runs_the_same_checks(issuer: LocalSigner) -> None:
+    cache = _cache(issuer, _status_token(issuer, size=16))
+    cache.check(ISS, StatusReference(URI, 1))
+    cached = cache.cached_only()
+    with pytest.raises(ELicenseError) as excinfo:
+        cached.check(ISS, StatusReference(URI, 16))
+    assert excinfo.value.instance_code == "status_index_out_of_range"
+    with pytest.raises(ELicenseError) as excinfo:
+        cached.check(ISS, StatusReference("https://evil/x", 1))
+    assert excinfo.value.instance_code == "status_uri_untrusted"
 
 
 @pytest.mark.parametrize("enc", ["A128GCM", "A256GCM"])

@@ -229,7 +229,13 @@ def fetch(env: Env, created: dict[str, Any]) -> openid4vp.PresentationRequest:
     )
 
 
-def post_vp(
+def post_vp(env: Env, created: dict[str, Any], held: Held, **options: Any) -> Any:
+    """POST the wallet's ``direct_post`` (see :func:`vp_form` for ``options``)."""
+    path, form = vp_form(env, created, held, **options)
+    return env.client.post(path, data=form)
+
+
+def vp_form(
     env: Env,
     created: dict[str, Any],
     held: Held,
@@ -239,7 +245,8 @@ def post_vp(
     iat: int | None = None,
     paths: list[tuple[Any, ...]] | None = None,
     mutate: Callable[[str], str] | None = None,
-) -> Any:
+) -> tuple[str, dict[str, str]]:
+    """The wallet's ``direct_post`` for ``created``: the response path and the form."""
     request = fetch(env, created)
     query = request.request.query.credentials[0]
     chosen = paths or list(dcql.disclosure_paths(query, held.claims))
@@ -252,7 +259,7 @@ def post_vp(
     vp = sd_jwt.present(held.raw, chosen, key_binding=binding)
     vp = mutate(vp) if mutate else vp
     form = {"vp_token": json.dumps({query.id: [vp]}), "state": request.request.state or ""}
-    return env.client.post(urlsplit(request.request.response_uri).path, data=form)
+    return urlsplit(request.request.response_uri).path, form
 
 
 def result(env: Env, rp: service.Registered, created: dict[str, Any]) -> Any:

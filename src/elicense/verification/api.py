@@ -24,7 +24,9 @@ import io
 import json
 import logging
 import threading
-from typing import Annotated, Any
+import weakref
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode
 
 import httpx
@@ -35,13 +37,15 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from elicense.crypto.x509 import to_x5c
-from elicense.errors import ELicenseError, InvalidRequest, Unauthorized
+from elicense.errors import Conflict, ELicenseError, InvalidRequest, StorageError, Unauthorized
 from elicense.runtime import Runtime
+from elicense.storage import prepared
 from elicense.verification import retention, service
-from elicense.verification.checks import VerifiedPresentation
+from elicense.verification.checks import VerifiedPresentation, Verifier
 from elicense.verification.context import ROUTE_PREFIX, VerificationContext, build_context
 from elicense.verification.models import RelyingParty, VerificationRequest
 from elicense.verification.policy import Grant
+from elicense.verification.status_cache import FetchNeeded
 from elicense.web.deps import RuntimeDep, SessionDep
 from elicense.web.fastpath import FastRoute, read_body
 
@@ -237,14 +241,15 @@ _RESPONSE_FORM_SCHEMA: dict[str, Any] = {
         },
     }
 }
-# A small pool of its own for the response path: a hop through it costs less than
-# through the framework's shared pool, and the work is CPU-bound under the GIL, so more
-# threads only contend (measured on SQLite: 4 threads cost ~10% more CPU per response
-# than 2, and 2 more than 1). On SQLite one thread per process: the statements run
-# in-process and writers serialise on one lock anyway. Elsewhere two, so that one
-# thread's database round trip overlaps the other's checks. Never the pool that
-# serves the status list (verifying may fetch it from this very service); webhook
-# delivery (network, up to its timeout) runs elsewhere too.
+# Where the response path runs. On SQLite, on the event loop itself: the statements run
+# in-process and the work is CPU-bound under the GIL, so a hop to a thread only adds
+# CPU (measured: see docs/verification.md). Two things may block, and they go to a
+# small pool of the path's own instead: a status list fetch (the list may be served by
+# this very process, whose loop must stay free to serve it) and a wait for SQLite's
+# write lock (held by another process or thread). Elsewhere (PostgreSQL) the whole
+# response runs in the pool, two threads, so that one thread's database round trip
+# overlaps the other's checks. Never the framework's shared pool, which serves the
+# status list; webhook delivery (network, up to its timeout) runs elsewhere too.
 _RESPONSE_THREADS = {"sqlite": 1}
 _DEFAULT_RESPONSE_THREADS = 2
 _response_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
@@ -270,13 +275,16 @@ async def _response_route(request: Request) -> Response:
     state = request.app.state
     runtime: Runtime = state.runtime
     ctx: VerificationContext | None = getattr(state, "verification", None)
-    loop = asyncio.get_running_loop()
     if ctx is None:
         ctx = await run_in_threadpool(get_context, request, runtime)
-    pool = _response_pool(runtime.db.dialect)
-    outcome, result, webhook = await loop.run_in_executor(
-        pool, _respond, runtime, ctx, request_id, form
-    )
+    if runtime.db.dialect == "sqlite" and ctx.cached_verifier is not None:
+        lane = _LoopLane.of(asyncio.get_running_loop(), runtime, ctx)
+        recorded = await lane.respond(ctx.cached_verifier, request_id, form)
+    else:
+        pool = _response_pool(runtime.db.dialect)
+        loop = asyncio.get_running_loop()
+        recorded = await loop.run_in_executor(pool, _respond, runtime, ctx, request_id, form)
+    outcome, result, webhook = recorded
     if webhook:
         await run_in_threadpool(_deliver, ctx, webhook, result)
     if isinstance(outcome, ELicenseError):
@@ -315,26 +323,178 @@ def _form(body: bytes, content_type: str) -> dict[str, str]:
     return {k: v for k, v in form.items() if k in ("vp_token", "state", "response")}
 
 
+Outcome = VerifiedPresentation | ELicenseError
+#: The outcome, the stored result and the RP's webhook URL (``None``: no webhook).
+Recorded = tuple[Outcome, dict[str, Any], str | None]
+
+
 def _respond(
     runtime: Runtime, ctx: VerificationContext, request_id: str, form: dict[str, str]
-) -> tuple[VerifiedPresentation | ELicenseError, dict[str, Any], str | None]:
-    """Load, verify and record one response: the outcome, the stored result and the
-    webhook to deliver it to. Raises only when the request cannot be loaded or the
-    result cannot be stored."""
+) -> Recorded:
+    """Load, verify and record one response. Raises only when the request cannot be
+    loaded or the outcome cannot be recorded."""
     # Never hold a transaction while verifying: the status list may be fetched over HTTP
     # from this service, and on SQLite each write transaction holds the write lock. So:
     # one autocommit read, the checks, then one write transaction whose conditional
     # update makes the nonce single-use, with the history row. Prepared statements on
-    # the driver connection: SQLAlchemy's per-statement machinery cost more than the SQL.
-    engine = runtime.db.engine
-    pending = service.load_pending_prepared(engine, ctx, request_id)
-    outcome: VerifiedPresentation | ELicenseError
-    try:
-        outcome = service.verify(ctx, pending, form)
-    except ELicenseError as exc:
-        outcome = exc
-    result = service.record_prepared(engine, ctx, pending, outcome)
+    # one driver connection: SQLAlchemy's per-statement machinery cost more than the SQL.
+    with prepared.driver_connection(runtime.db.engine) as connection:
+        pending = service.load_pending_on(connection, ctx, request_id)
+        outcome = _verify(ctx, ctx.verifier, pending, form)
+        result = service.record_on(connection, ctx, pending, outcome)
     return outcome, result, pending.webhook_url
+
+
+class _LoopLane:
+    """The response path on one event loop over SQLite (see the pool comment above).
+
+    One pooled connection is held while responses are in flight, for every load and
+    commit, and given back when none is (no check-out per statement; its page cache
+    stays warm). Outcomes are recorded by group commit: :meth:`_record` queues one and,
+    for the first of a group, schedules :meth:`_flush` with ``call_soon``, so every
+    response the loop verifies before that runs (those that arrived in the same loop
+    iteration) joins the same transaction. Each response gets its own stored result,
+    or its own :class:`~elicense.errors.Conflict`, only after the commit; a database
+    error fails the whole group. A status list fetch, and a wait for SQLite's write
+    lock, go to the response pool."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, runtime: Runtime, ctx: VerificationContext
+    ) -> None:
+        self.loop, self.runtime, self.ctx = loop, runtime, ctx
+        self._held: prepared.DriverConnection | None = None
+        self._in_flight = 0
+        self._queued: list[tuple[service.Pending, Outcome, asyncio.Future[dict[str, Any]]]] = []
+
+    @classmethod
+    def of(
+        cls, loop: asyncio.AbstractEventLoop, runtime: Runtime, ctx: VerificationContext
+    ) -> _LoopLane:
+        with _lanes_lock:  # loops of other threads (tests) may look up at the same time
+            lanes = _lanes.setdefault(loop, {})
+            lane = lanes.get((id(runtime), id(ctx)))
+            if lane is None or lane.runtime is not runtime or lane.ctx is not ctx:
+                lane = lanes[(id(runtime), id(ctx))] = cls(loop, runtime, ctx)
+            return lane
+
+    async def respond(self, cached: Verifier, request_id: str, form: dict[str, str]) -> Recorded:
+        """:func:`_respond` on the loop, with ``cached`` (a verifier whose status checker
+        never fetches; on :class:`FetchNeeded` the checks run again, in the pool, with
+        the fetching one: they are pure, so nothing changes but the list's age)."""
+        self._in_flight += 1
+        try:
+            pending = self._with_connection(
+                lambda connection: service.load_pending_on(connection, self.ctx, request_id)
+            )
+            try:
+                outcome = _verify(self.ctx, cached, pending, form)
+            except FetchNeeded:
+                outcome = await self.loop.run_in_executor(
+                    self._pool(), _verify, self.ctx, self.ctx.verifier, pending, form
+                )
+            result = await self._record(pending, outcome)
+            return outcome, result, pending.webhook_url
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self.loop.call_soon(self._release_if_idle)
+
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        return _response_pool(self.runtime.db.dialect)
+
+    def _with_connection(self, work: Callable[[prepared.DriverConnection], _T]) -> _T:
+        connection = self._held
+        if connection is None:
+            connection = self._held = prepared.DriverConnection.check_out(self.runtime.db.engine)
+        try:
+            with connection.storage_errors():
+                return work(connection)
+        except StorageError:
+            self._release()  # a fresh connection next time
+            raise
+
+    def _release_if_idle(self) -> None:
+        if not self._in_flight and not self._queued:
+            self._release()
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
+    def _record(self, pending: service.Pending, outcome: Outcome) -> asyncio.Future[dict[str, Any]]:
+        future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        self._queued.append((pending, outcome, future))
+        if len(self._queued) == 1:
+            self.loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        queued, self._queued = self._queued, []
+        outcomes = [(pending, outcome) for pending, outcome, _ in queued]
+        futures = [future for _, _, future in queued]
+        try:
+            recorded = self._with_connection(
+                lambda connection: service.record_many_on(
+                    connection, self.ctx, outcomes, wait=False
+                )
+            )
+        except prepared.WriteLockBusy:
+            engine = self.runtime.db.engine
+            waited = self.loop.run_in_executor(
+                self._pool(), service.record_many, engine, self.ctx, outcomes
+            )
+            waited.add_done_callback(lambda done: _settle_group(futures, done))
+            return
+        except Exception as exc:  # noqa: BLE001 - every response of the group gets it
+            _fail_group(futures, exc)
+            return
+        _settle(futures, recorded)
+
+
+_T = TypeVar("_T")
+_lanes_lock = threading.Lock()
+_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, int], _LoopLane]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _settle(
+    futures: list[asyncio.Future[dict[str, Any]]], recorded: list[dict[str, Any] | Conflict]
+) -> None:
+    for future, result in zip(futures, recorded, strict=True):
+        if future.done():
+            continue
+        if isinstance(result, Conflict):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+def _settle_group(
+    futures: list[asyncio.Future[dict[str, Any]]],
+    done: asyncio.Future[list[dict[str, Any] | Conflict]],
+) -> None:
+    exc = done.exception()
+    if exc is not None:
+        _fail_group(futures, exc)
+    else:
+        _settle(futures, done.result())
+
+
+def _fail_group(futures: list[asyncio.Future[dict[str, Any]]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)
+
+
+def _verify(
+    ctx: VerificationContext, verifier: Verifier, pending: service.Pending, form: dict[str, str]
+) -> Outcome:
+    try:
+        return service.verify(ctx, pending, form, verifier)
+    except ELicenseError as exc:
+        return exc
 
 
 def _deliver(ctx: VerificationContext, url: str, result: dict[str, Any]) -> None:

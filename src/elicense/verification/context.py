@@ -48,6 +48,9 @@ class VerificationContext:
     request_ttl: int = 300
     result_retention: int = 600
     admin_token: str | None = None
+    #: ``verifier`` with a status checker that never fetches (``None``: no such
+    #: checker; the response path then always verifies off the event loop).
+    cached_verifier: Verifier | None = None
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{ROUTE_PREFIX}{path}"
@@ -68,18 +71,21 @@ def build_context(
     catalog = catalog or runtime.catalog or load_catalog(base_url=settings.public_base_url)
     trust = trust or _platform_trust(runtime)
     keys_dir = settings.keys_dir / "rp_ca"
+    status = _status_cache(trust, status_transport)
+    verifier = Verifier(trust, catalog, status)
     return VerificationContext(
         base_url=settings.public_base_url,
         catalog=catalog,
         presets=policy.load_presets(catalog),
         ca=rp_ca.load_or_create(keys_dir),
         webhook_signer=_webhook_signer(keys_dir),
-        verifier=Verifier(trust, catalog, _status_cache(trust, status_transport)),
+        verifier=verifier,
         sealer=runtime.sealer,
         webhooks=httpx.Client(transport=webhook_transport, timeout=5.0),
         request_ttl=request_ttl,
         result_retention=result_retention,
         admin_token=admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None,
+        cached_verifier=dataclasses.replace(verifier, status=status.cached_only()),
     )
 
 

@@ -5,10 +5,15 @@
   certificate (PEM) and its private key sealed at rest, the API secret's SHA-256 (the
   secret is 256 random bits, shown once), an optional webhook URL.
 * ``verification_requests`` — one OpenID4VP request: its single-use ``nonce``
-  (unique), purpose, DCQL query, response mode, the signed request object, the sealed
-  ephemeral decryption key for ``direct_post.jwt``, ``state`` (``pending`` →
-  ``verified``/``rejected``), the result (checks and disclosed values, sealed) until it
-  is fetched or ``result_expires_at`` passes.
+  (unique), purpose, DCQL query, response mode, the sealed ephemeral decryption key for
+  ``direct_post.jwt``, ``state`` (``pending`` → ``verified``/``rejected``), the result
+  (checks and disclosed values, sealed) until it is fetched or ``result_expires_at``
+  passes.
+* ``verification_request_objects`` — the signed request object of each request (what
+  ``request_uri`` serves), apart from its request row: the response path rewrites that
+  row, and SQLite rewrites a row whole, so a request object of several KB (certificate
+  chain, registration) in it would be rewritten (and its overflow pages re-chained)
+  with every response.
 * ``verification_history`` — one row per verification for the citizen's history: RP,
   credential types, claim *names* (never values), outcome and code, and the holder key
   thumbprint the wallet can look its history up by.
@@ -53,7 +58,6 @@ class VerificationRequest(Base):
     purpose: Mapped[str] = mapped_column(String(64))
     dcql_query: Mapped[dict[str, Any]] = mapped_column(JSON)
     response_mode: Mapped[str] = mapped_column(String(20))
-    request_object: Mapped[str] = mapped_column(Text)
     decryption_key_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -63,6 +67,17 @@ class VerificationRequest(Base):
     completed_at: Mapped[dt.datetime | None]
     result_expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)
     fetched_at: Mapped[dt.datetime | None]
+
+
+class VerificationRequestObject(Base):
+    __tablename__ = "verification_request_objects"
+
+    request_id: Mapped[str] = mapped_column(
+        # Named: the naming convention's name would exceed PostgreSQL's 63 characters.
+        ForeignKey("verification_requests.id", name="fk_verification_request_objects_request_id"),
+        primary_key=True,
+    )
+    request_object: Mapped[str] = mapped_column(Text)
 
 
 class VerificationHistory(Base):

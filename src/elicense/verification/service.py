@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, select, update
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,9 +42,19 @@ from elicense.errors import (
 )
 from elicense.storage import prepared
 from elicense.verification import dcql, policy, request_object, rp_ca, uscc
-from elicense.verification.checks import Expectation, VerifiedPresentation, verify_presentation
+from elicense.verification.checks import (
+    Expectation,
+    VerifiedPresentation,
+    Verifier,
+    verify_presentation,
+)
 from elicense.verification.context import VerificationContext
-from elicense.verification.models import RelyingParty, VerificationHistory, VerificationRequest
+from elicense.verification.models import (
+    RelyingParty,
+    VerificationHistory,
+    VerificationRequest,
+    VerificationRequestObject,
+)
 from elicense.verification.policy import Grant
 
 PENDING, VERIFIED, REJECTED = "pending", "verified", "rejected"
@@ -219,7 +229,6 @@ def create_request(
             purpose=purpose,
             dcql_query=query.to_json(),
             response_mode=response_mode,
-            request_object=token,
             decryption_key_sealed=ctx.sealer.seal(_pem(enc_key), _SEAL_ENC) if enc_key else None,
             state=PENDING,
             error_code=None,
@@ -231,6 +240,7 @@ def create_request(
             fetched_at=None,
         )
     )
+    session.add(VerificationRequestObject(request_id=request_id, request_object=token))
     session.flush()
     request_uri = ctx.url(f"/request-objects/{request_id}")
     link = urlencode({"client_id": rp.client_id, "request_uri": request_uri}, quote_via=quote)
@@ -314,11 +324,13 @@ def get_request_object(
         raise NotFound("no such request", code="request_not_found")
     if row.state != PENDING or clock.now() >= row.expires_at:
         raise Gone("the request is no longer open", code="request_expired")
+    stored = session.get(VerificationRequestObject, request_id)
+    assert stored is not None
     if wallet_nonce is None:
-        return row.request_object
+        return stored.request_object
     rp = session.get(RelyingParty, row.rp_id)
     assert rp is not None
-    payload = jws.decode_compact(row.request_object).payload
+    payload = jws.decode_compact(stored.request_object).payload
     claims = {**json.loads(payload), "wallet_nonce": wallet_nonce}
     return request_object.sign(claims, _access_signer(ctx, rp))
 
@@ -345,20 +357,22 @@ class Pending:
     webhook_url: str | None
 
 
+# The DCQL query and the grants come as their JSON text: parsed once per distinct text
+# (:func:`_parsed_query`, :func:`_parsed_grants`), since most requests use a preset.
 _PENDING_COLUMNS = (
     VerificationRequest.id,
     VerificationRequest.state,
     VerificationRequest.expires_at,
     VerificationRequest.nonce,
     VerificationRequest.purpose,
-    VerificationRequest.dcql_query,
+    cast(VerificationRequest.dcql_query, Text),
     VerificationRequest.response_mode,
     VerificationRequest.decryption_key_sealed,
     RelyingParty.id,
     RelyingParty.client_id,
     RelyingParty.sector,
     RelyingParty.region,
-    RelyingParty.grants,
+    cast(RelyingParty.grants, Text),
     RelyingParty.name,
     RelyingParty.webhook_url,
 )
@@ -419,8 +433,16 @@ def load_pending(
 def load_pending_prepared(engine: Engine, ctx: VerificationContext, request_id: str) -> Pending:
     """:func:`load_pending` as one prepared statement on a driver connection, outside
     any transaction (the response path; see :mod:`elicense.storage.prepared`)."""
-    with prepared.driver_cursor(engine, write=False) as cursor:
-        row = _statements(engine.dialect).load.one_or_none(cursor, {"rid": request_id})
+    with prepared.driver_connection(engine) as connection:
+        return load_pending_on(connection, ctx, request_id)
+
+
+def load_pending_on(
+    connection: prepared.DriverConnection, ctx: VerificationContext, request_id: str
+) -> Pending:
+    """:func:`load_pending_prepared` on a connection the caller holds."""
+    with connection.transaction(write=False) as cursor:
+        row = _statements(connection.dialect).load.one_or_none(cursor, {"rid": request_id})
     return _pending(ctx, row)
 
 
@@ -447,10 +469,22 @@ def _pending(ctx: VerificationContext, row: tuple[Any, ...] | None) -> Pending:
         purpose=purpose,
         sector=sector,
         region=region,
-        grants=tuple(Grant.from_json(g) for g in grants),
-        query=dcql.parse(query),
+        grants=_parsed_grants(grants),
+        query=_parsed_query(query),
     )
     return Pending(expectation, mode, key, rp_id, name, webhook)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_query(text: str) -> dcql.DcqlQuery:
+    """A stored DCQL query (immutable once parsed), by its JSON text."""
+    return dcql.parse(json.loads(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_grants(text: str) -> tuple[Grant, ...]:
+    """An RP's stored grants (immutable once parsed), by their JSON text."""
+    return tuple(Grant.from_json(g) for g in json.loads(text))
 
 
 def decode_response(pending: Pending, form: Mapping[str, str]) -> object:
@@ -477,15 +511,19 @@ def decode_response(pending: Pending, form: Mapping[str, str]) -> object:
 
 
 def verify(
-    ctx: VerificationContext, pending: Pending, form: Mapping[str, str]
+    ctx: VerificationContext,
+    pending: Pending,
+    form: Mapping[str, str],
+    verifier: Verifier | None = None,
 ) -> VerifiedPresentation:
-    """Decode and check a response (no transaction needed)."""
+    """Decode and check a response (no transaction needed); with ``ctx.verifier`` unless
+    another ``verifier`` is given."""
     try:
         vp_token = decode_response(pending, form)
     except ELicenseError as exc:
         exc.extra["checks"] = [{"name": "response", "ok": False, "code": exc.instance_code}]
         raise
-    return verify_presentation(vp_token, pending.expectation, ctx.verifier)
+    return verify_presentation(vp_token, pending.expectation, verifier or ctx.verifier)
 
 
 def record(
@@ -511,13 +549,61 @@ def record_prepared(
 ) -> dict[str, Any]:
     """:func:`record` as two prepared statements in one driver transaction (the
     response path): the conditional update claims the request, the history row follows."""
-    result, update_params, history = _outcome_rows(ctx, pending, outcome)
-    statements = _statements(engine.dialect)
-    with prepared.driver_cursor(engine, write=True) as cursor:
-        if statements.record.execute(cursor, update_params).rowcount != 1:
-            raise Conflict("the request was already answered", code="request_already_answered")
-        statements.history.execute(cursor, history)
-    return result
+    with prepared.driver_connection(engine) as connection:
+        return record_on(connection, ctx, pending, outcome)
+
+
+def record_on(
+    connection: prepared.DriverConnection,
+    ctx: VerificationContext,
+    pending: Pending,
+    outcome: VerifiedPresentation | ELicenseError,
+    *,
+    wait: bool = True,
+) -> dict[str, Any]:
+    """:func:`record_prepared` on a connection the caller holds; ``wait=False`` raises
+    :class:`~elicense.storage.prepared.WriteLockBusy` (nothing written) rather than
+    wait for SQLite's write lock."""
+    (recorded,) = record_many_on(connection, ctx, [(pending, outcome)], wait=wait)
+    if isinstance(recorded, Conflict):
+        raise recorded
+    return recorded
+
+
+def record_many(
+    engine: Engine,
+    ctx: VerificationContext,
+    outcomes: Sequence[tuple[Pending, VerifiedPresentation | ELicenseError]],
+) -> list[dict[str, Any] | Conflict]:
+    """:func:`record_many_on` on a connection of its own (waits for the write lock)."""
+    with prepared.driver_connection(engine) as connection:
+        return record_many_on(connection, ctx, outcomes)
+
+
+def record_many_on(
+    connection: prepared.DriverConnection,
+    ctx: VerificationContext,
+    outcomes: Sequence[tuple[Pending, VerifiedPresentation | ELicenseError]],
+    *,
+    wait: bool = True,
+) -> list[dict[str, Any] | Conflict]:
+    """Several outcomes in one write transaction (one commit): for each, in order, the
+    stored result, or :class:`Conflict` if its request was already answered (by another
+    response, possibly an earlier one in ``outcomes``; nothing is written for it). A
+    database error rolls back every one of them."""
+    rows = [_outcome_rows(ctx, pending, outcome) for pending, outcome in outcomes]
+    statements = _statements(connection.dialect)
+    recorded: list[dict[str, Any] | Conflict] = []
+    with connection.transaction(write=True, wait=wait) as cursor:
+        for result, update_params, history in rows:
+            if statements.record.execute(cursor, update_params).rowcount != 1:
+                recorded.append(
+                    Conflict("the request was already answered", code="request_already_answered")
+                )
+                continue
+            statements.history.execute(cursor, history)
+            recorded.append(result)
+    return recorded
 
 
 def _outcome_rows(

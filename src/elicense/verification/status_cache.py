@@ -8,6 +8,13 @@ fails **closed**: a list that cannot be fetched or verified raises
 reason) or the checker's specific code, never "valid". The list's URI must share the
 origin of the credential's issuer (``status_uri_untrusted`` otherwise), so a
 credential cannot make the verifier fetch arbitrary URLs.
+
+:meth:`StatusListCache.cached_only` is the same cache as a checker that never fetches:
+where the list is not cached and fresh it raises :class:`FetchNeeded` (not an
+:class:`~elicense.errors.ELicenseError`, so no check records it), and the caller runs
+the verification again with the fetching checker. The response path uses it to verify
+on the event loop, which must not wait on HTTP (the list may be served by the same
+process).
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ from elicense.status.token_status_list import Status, StatusList
 
 DEFAULT_MAX_TTL = 300
 DEFAULT_TIMEOUT = 3.0
+
+
+class FetchNeeded(Exception):
+    """The status list is not cached and fresh; only a fetching checker can answer."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,22 +77,35 @@ class StatusListCache:
     def check(self, issuer: str, reference: StatusReference) -> Status:
         """:attr:`Status.VALID` or raise revoked / suspended / unavailable."""
         _require_same_origin(issuer, reference.uri)
-        status_list = self._list(issuer, reference.uri)
-        if reference.idx >= status_list.size:
-            raise InvalidToken(
-                f"status index {reference.idx} is outside the list",
-                code="status_index_out_of_range",
-            )
-        return require_valid(status_list[reference.idx])
+        return _status_at(self._list(issuer, reference.uri), reference.idx)
 
-    def _list(self, issuer: str, uri: str) -> StatusList:
+    def check_cached(self, issuer: str, reference: StatusReference) -> Status:
+        """:meth:`check` from the cache alone: :class:`FetchNeeded` where it would fetch."""
+        _require_same_origin(issuer, reference.uri)
+        status_list = self._cached(reference.uri)
+        if status_list is None:
+            raise FetchNeeded(reference.uri)
+        return _status_at(status_list, reference.idx)
+
+    def cached_only(self) -> CachedOnly:
+        """This cache as a status checker that never fetches (see the module docstring)."""
+        return CachedOnly(self)
+
+    def _cached(self, uri: str) -> StatusList | None:
+        """The list if it is cached and still fresh (within ``min(ttl, max_ttl)``)."""
         entry = self._entries.get(uri)
         if entry is not None and clock.epoch() < entry.fresh_until:
             return entry.status_list
+        return None
+
+    def _list(self, issuer: str, uri: str) -> StatusList:
+        status_list = self._cached(uri)
+        if status_list is not None:
+            return status_list
         with self._lock_for(uri):
-            entry = self._entries.get(uri)
-            if entry is not None and clock.epoch() < entry.fresh_until:
-                return entry.status_list
+            status_list = self._cached(uri)
+            if status_list is not None:
+                return status_list
             entry = self._fetch(issuer, uri)
             self._entries[uri] = entry
             return entry.status_list
@@ -115,6 +139,24 @@ class StatusListCache:
         if trusted is None:
             return []
         return [IssuerKey(k, trusted.allowed_algs, issuer) for k in trusted.keys.values()]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CachedOnly:
+    """A status checker answering from a :class:`StatusListCache` without fetching."""
+
+    cache: StatusListCache
+
+    def check(self, issuer: str, reference: StatusReference) -> Status:
+        return self.cache.check_cached(issuer, reference)
+
+
+def _status_at(status_list: StatusList, idx: int) -> Status:
+    if idx >= status_list.size:
+        raise InvalidToken(
+            f"status index {idx} is outside the list", code="status_index_out_of_range"
+        )
+    return require_valid(status_list[idx])
 
 
 def _require_same_origin(issuer: str, uri: str) -> None:
