@@ -94,13 +94,17 @@ GRANT = Grant(
 
 
 def app_factory() -> Any:
-    """The status + verification routers over the bench's data directory."""
-    from fastapi import FastAPI, Request
+    """The status + verification routers over the bench's data directory, in the app
+    class the platform serves (:class:`elicense.web.fastpath.App`, with the
+    verification part's fast routes, as :func:`elicense.web.app.create_app` adds them)."""
+    from fastapi import Request
     from fastapi.responses import JSONResponse
 
     from elicense.errors import ELicenseError
     from elicense.status.api import router as status_router
+    from elicense.verification.api import FAST_ROUTES
     from elicense.verification.api import router as verification_router
+    from elicense.web.fastpath import App
 
     runtime = open_runtime(upgrade=False)
     key = serialization.load_pem_private_key(
@@ -117,12 +121,14 @@ def app_factory() -> Any:
         assert isinstance(exc, ELicenseError)
         return JSONResponse(exc.to_problem(), status_code=exc.status)
 
-    app = FastAPI()
+    app = App()
     app.state.runtime = runtime
     app.state.status_signers = Signers()
     app.add_exception_handler(ELicenseError, problem)
     app.include_router(status_router)
     app.include_router(verification_router)
+    for route in FAST_ROUTES:
+        app.fast_routes.add(route)
     return app
 
 
