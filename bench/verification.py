@@ -17,6 +17,11 @@ preset: 5 disclosed claims, ES256 issuer signature and KB-JWT):
 * **http floor** - the same POSTs to an unknown request id (form parsing, one
   database look-up, a 404): what the web stack and the load generator cost alone.
 
+With ``--postgres`` the api rows are run again over PostgreSQL (a throwaway database on
+``--postgres-url``'s server, default the local one): the per-core ratio still counts the
+uvicorn processes only; the CPU of every local ``postgres`` process over the same window
+is printed apart (``db CPU s``), as the database server would run on its own machine.
+
 Two ratios are printed. **Wall clock**: the API rate per worker over the library rate.
 The load generator (``httpx``, a thread pool) shares the machine's cores with the
 server, so that one is a lower bound. **Per core** (the target, >= 0.40): presentations
@@ -32,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -142,12 +148,14 @@ def _free_port() -> int:
 
 
 class Bench:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, db_url: str | None = None) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.env = {
             "ELICENSE_DATA_DIR": str(data_dir),
             "ELICENSE_PUBLIC_BASE_URL": self.base,
             "ELICENSE_LOG_LEVEL": "WARNING",
+            # The default database, named, so that a second bench's URL is not inherited.
+            "ELICENSE_DATABASE_URL": db_url or f"sqlite:///{data_dir / 'elicense.db'}",
         }
         os.environ.update(self.env)
         self.runtime = open_runtime(load_settings())
@@ -246,6 +254,19 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _postgres_pids() -> list[int]:
+    """Every local ``postgres`` process (the server and its backends)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def _cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of ``pids`` (each process's own threads)."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -260,10 +281,11 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 class Measured:
-    """Verified presentations, wall seconds and server CPU seconds of one timed run."""
+    """Verified presentations, wall seconds and server CPU seconds of one timed run
+    (and the local PostgreSQL processes' CPU seconds, if they were watched)."""
 
-    def __init__(self, count: int, wall: float, cpu: float) -> None:
-        self.count, self.wall, self.cpu = count, wall, cpu
+    def __init__(self, count: int, wall: float, cpu: float, db_cpu: float | None = None) -> None:
+        self.count, self.wall, self.cpu, self.db_cpu = count, wall, cpu, db_cpu
 
     @property
     def rate(self) -> float:
@@ -288,7 +310,12 @@ def library_rate(bench: Bench, items: list[tuple[service.Pending, dict[str, str]
 
 
 def api_rate(
-    bench: Bench, port: int, workers: int, items: list[tuple[service.Pending, dict[str, str]]]
+    bench: Bench,
+    port: int,
+    workers: int,
+    items: list[tuple[service.Pending, dict[str, str]]],
+    *,
+    watch_db: bool = False,
 ) -> tuple[Measured, Measured]:
     env = {**os.environ, **bench.env}
     server = subprocess.Popen(
@@ -322,8 +349,9 @@ def api_rate(
             warm, timed = items[: 4 * workers], items[4 * workers :]
             _post_all(client, warm, workers)
             pids = _descendants(server.pid)
-            api = _timed(client, timed, workers, pids, floor=False)
-            return api, _timed(client, timed, workers, pids, floor=True)
+            db_pids = _postgres_pids() if watch_db else None
+            api = _timed(client, timed, workers, pids, db_pids, floor=False)
+            return api, _timed(client, timed, workers, pids, db_pids, floor=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -334,12 +362,16 @@ def _timed(
     items: list[tuple[service.Pending, dict[str, str]]],
     workers: int,
     pids: list[int],
+    db_pids: list[int] | None,
     *,
     floor: bool,
 ) -> Measured:
     start, cpu = time.perf_counter(), _cpu_seconds(pids)
+    db = _cpu_seconds(db_pids) if db_pids is not None else 0.0
     _post_all(client, items, workers, floor=floor)
-    return Measured(len(items), time.perf_counter() - start, _cpu_seconds(pids) - cpu)
+    wall, cpu = time.perf_counter() - start, _cpu_seconds(pids) - cpu
+    db_cpu = _cpu_seconds(db_pids) - db if db_pids is not None else None
+    return Measured(len(items), wall, cpu, db_cpu)
 
 
 def _post_all(
@@ -371,9 +403,44 @@ def _wait(base: str) -> None:
     raise SystemExit("server did not start")
 
 
+def postgres_rows(args: argparse.Namespace, items_per_run: int) -> list[tuple[str, Measured, int]]:
+    """The api rows over a throwaway PostgreSQL database."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(args.postgres_url, isolation_level="AUTOCOMMIT")
+    name = f"elicense_bench_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    rows: list[tuple[str, Measured, int]] = []
+    try:
+        url = admin.url.set(database=name).render_as_string(hide_password=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            port = _free_port()
+            bench = Bench(Path(tmp), port, url)
+            for workers in (1, 2):
+                items = bench.presentations(items_per_run)
+                api, floor = api_rate(bench, port, workers, items, watch_db=True)
+                rows.append((f"api, {workers} worker(s), PostgreSQL", api, workers))
+                rows.append((f"  http floor, {workers} w., PostgreSQL", floor, workers))
+            bench.runtime.db.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=400, help="presentations per contender")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run the api rows over PostgreSQL too"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="an administrative connection to the PostgreSQL server (creates a database)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
@@ -384,19 +451,22 @@ def main() -> None:
             api, floor = api_rate(bench, port, workers, bench.presentations(args.n))
             rows.append((f"api, {workers} uvicorn worker(s)", api, workers))
             rows.append((f"  http floor, {workers} worker(s)", floor, workers))
+        if args.postgres:
+            rows += postgres_rows(args, args.n)
         again = library_rate(bench, bench.presentations(args.n))
         lib = max(first, again, key=lambda m: m.rate)
         rows.insert(0, ("library (1 thread, best of 2)", lib, 1))
         print(f"cores: {os.cpu_count()}, presentations per contender: {args.n}")
         print(
-            f"{'contender':<30}{'verified/s':>11}{'per worker':>11}{'vs lib':>8}"
-            f"{'srv CPU s':>11}{'per CPU-s':>11}{'vs lib':>8}"
+            f"{'contender':<34}{'verified/s':>11}{'per worker':>11}{'vs lib':>8}"
+            f"{'srv CPU s':>11}{'per CPU-s':>11}{'vs lib':>8}{'db CPU s':>10}"
         )
         for name, m, workers in rows:
             per = m.rate / workers
+            db = f"{m.db_cpu:>10.2f}" if m.db_cpu is not None else f"{'':>10}"
             print(
-                f"{name:<30}{m.rate:>11.0f}{per:>11.0f}{per / lib.rate:>8.2f}"
-                f"{m.cpu:>11.2f}{m.per_cpu:>11.0f}{m.per_cpu / lib.per_cpu:>8.2f}"
+                f"{name:<34}{m.rate:>11.0f}{per:>11.0f}{per / lib.rate:>8.2f}"
+                f"{m.cpu:>11.2f}{m.per_cpu:>11.0f}{m.per_cpu / lib.per_cpu:>8.2f}{db}"
             )
         print("target: api verified per server CPU-second >= 0.40 x library per CPU-second")
 
