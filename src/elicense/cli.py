@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from elicense import logs
 from elicense.console import clear_errors
 from elicense.crypto.cli import keys_app
 from elicense.demo import demo
@@ -53,16 +54,25 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     demo: Annotated[bool, typer.Option(help="Seed a demo province first.")] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            envvar=logs.ACCESS_LOG_ENV,
+            help="One log line per request (ELICENSE_ACCESS_LOG=false: none; each line "
+            "costs the server a few per cent of a verification's CPU).",
+        ),
+    ] = True,
 ) -> None:
     """Run the HTTP service (migrates the database first)."""
     import uvicorn
 
-    from elicense import logs
     from elicense.runtime import open_runtime
 
     # Unless told otherwise, the issuer identifier and status list URIs name the address
     # we actually listen on (workers read the same environment).
     os.environ.setdefault("ELICENSE_PUBLIC_BASE_URL", f"http://{host}:{port}")
+    os.environ[logs.ACCESS_LOG_ENV] = "true" if access_log else "false"  # for the workers
     runtime = open_runtime()
     logs.configure(runtime.settings.log_level)
     if demo:
@@ -76,6 +86,7 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,
+        access_log=access_log,
     )
 
 
