@@ -75,7 +75,8 @@ def env_factory(
 ) -> Iterator[Callable[..., Env]]:
     clients: list[TestClient] = []
 
-    def make(retention: int = 600, request_ttl: int = 300) -> Env:
+    def make(retention: int = 600, request_ttl: int = 300, real_webhooks: bool = False) -> Env:
+        """``real_webhooks``: deliveries go over the network (else to ``transport``)."""
         settings = load_settings(
             {"ELICENSE_PUBLIC_BASE_URL": BASE_URL, "ELICENSE_DATA_DIR": str(tmp_path)}
         )
@@ -90,7 +91,7 @@ def env_factory(
             trust=trust,
             catalog=CATALOG,
             status_transport=transport,
-            webhook_transport=transport,
+            webhook_transport=None if real_webhooks else transport,
             result_retention=retention,
             request_ttl=request_ttl,
             admin_token="admin-secret",

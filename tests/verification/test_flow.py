@@ -16,7 +16,7 @@ from elicense.crypto.keystore import LocalSigner
 from elicense.errors import ELicenseError
 from elicense.formats import sd_jwt
 from elicense.status.token_status_list import Status
-from elicense.verification import dcql, service
+from elicense.verification import dcql, service, webhooks
 from elicense.wallet import openid4vp
 
 # --- the happy path ---------------------------------------------------------------------
@@ -120,6 +120,7 @@ def test_webhook_signature_verifies(env: Env, bank: service.Registered) -> None:
     openid4vp.present(
         created["request_uri"], [held], anchors=[env.ctx.ca.certificate], client=env.http()
     )
+    assert webhooks.DeliveryLoop(env.db, lambda: env.ctx).run_once() == 1
     hooks = [r for r in env.transport.captured if r.url.host == "bank.example.com"]
     assert len(hooks) == 1
     jwks = env.client.get("/verification/jwks.json").json()
@@ -129,7 +130,9 @@ def test_webhook_signature_verifies(env: Env, bank: service.Registered) -> None:
     verified = jws.verify(
         token, load_public_jwk(jwks["keys"][0]), allowed_algs=frozenset({"ES256"})
     )
-    assert json.loads(verified.payload)["outcome"] == "verified"
+    payload = json.loads(verified.payload)
+    assert (payload["outcome"], payload["request_id"]) == ("verified", created["id"])
+    assert payload["jti"] == hooks[0].headers["Webhook-Id"]
     tampered = token.signing_input[:-2] + b"AA"
     with pytest.raises(ELicenseError):
         jws.verify(

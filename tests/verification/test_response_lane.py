@@ -20,7 +20,11 @@ from verification_support import MARRIAGE, Env, create, post_vp, result, vp_form
 from elicense import clock
 from elicense.status.token_status_list import Status
 from elicense.verification import service
-from elicense.verification.models import VerificationHistory, VerificationRequest
+from elicense.verification.models import (
+    VerificationHistory,
+    VerificationRequest,
+    VerificationWebhookDelivery,
+)
 
 
 def _post_together(env: Env, posts: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
@@ -91,6 +95,13 @@ def test_a_failed_write_records_nothing(env: Env, bank: service.Registered) -> N
         assert [r.status_code for r in responses] == [500] * 3
     ids = [c["id"] for c in created]
     assert _states(env, ids) == dict.fromkeys(ids, "pending")  # the claims rolled back
+    with env.db.transaction() as session:  # and the webhook deliveries with them
+        deliveries = session.scalars(
+            select(VerificationWebhookDelivery.id).where(
+                VerificationWebhookDelivery.request_id.in_(ids)
+            )
+        ).all()
+    assert deliveries == []
 
 
 def test_response_waits_off_the_loop_for_a_write_lock_held_elsewhere(

@@ -19,17 +19,17 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import contextlib
 import hmac
 import io
 import json
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode
 
-import httpx
 import qrcode
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from pydantic import BaseModel, Field
@@ -40,9 +40,9 @@ from elicense.crypto.x509 import to_x5c
 from elicense.errors import Conflict, ELicenseError, InvalidRequest, StorageError, Unauthorized
 from elicense.runtime import Runtime
 from elicense.storage import prepared
-from elicense.verification import retention, service
+from elicense.verification import retention, service, webhooks
 from elicense.verification.checks import VerifiedPresentation, Verifier
-from elicense.verification.context import ROUTE_PREFIX, VerificationContext, build_context
+from elicense.verification.context import ROUTE_PREFIX, VerificationContext, context_of
 from elicense.verification.models import RelyingParty, VerificationRequest
 from elicense.verification.policy import Grant
 from elicense.verification.status_cache import FetchNeeded
@@ -50,21 +50,23 @@ from elicense.web.deps import RuntimeDep, SessionDep
 from elicense.web.fastpath import FastRoute, read_body
 
 log = logging.getLogger("elicense.verification")
-router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"], lifespan=retention.lifespan)
-_build_lock = threading.Lock()
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """Server processes run the retention purge and the webhook delivery loop."""
+    async with retention.lifespan(app), webhooks.lifespan(app):
+        yield
+
+
+router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"], lifespan=_lifespan)
 JWT_REQUEST_MEDIA = "application/oauth-authz-req+jwt"
 FORM_MEDIA = "application/x-www-form-urlencoded"
 MAX_RESPONSE_BYTES = 1024 * 1024
 
 
 def get_context(request: Request, runtime: RuntimeDep) -> VerificationContext:
-    state = request.app.state
-    ctx: VerificationContext | None = getattr(state, "verification", None)
-    if ctx is None:
-        with _build_lock:
-            ctx = getattr(state, "verification", None) or build_context(runtime)
-            state.verification = ctx
-    return ctx
+    return context_of(request.app.state, runtime)
 
 
 ContextDep = Annotated[VerificationContext, Depends(get_context)]
@@ -249,7 +251,7 @@ _RESPONSE_FORM_SCHEMA: dict[str, Any] = {
 # write lock (held by another process or thread). Elsewhere (PostgreSQL) the whole
 # response runs in the pool, two threads, so that one thread's database round trip
 # overlaps the other's checks. Never the framework's shared pool, which serves the
-# status list; webhook delivery (network, up to its timeout) runs elsewhere too.
+# status list. Webhooks are delivered by their own loop (:mod:`.webhooks`).
 _RESPONSE_THREADS = {"sqlite": 1}
 _DEFAULT_RESPONSE_THREADS = 2
 _response_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
@@ -284,9 +286,11 @@ async def _response_route(request: Request) -> Response:
         pool = _response_pool(runtime.db.dialect)
         loop = asyncio.get_running_loop()
         recorded = await loop.run_in_executor(pool, _respond, runtime, ctx, request_id, form)
-    outcome, result, webhook = recorded
-    if webhook:
-        await run_in_threadpool(_deliver, ctx, webhook, result)
+    outcome, _result, webhook = recorded
+    if webhook:  # its delivery was recorded with the result: send it now
+        deliveries: webhooks.DeliveryLoop | None = getattr(state, "verification_webhooks", None)
+        if deliveries is not None:
+            deliveries.wake()
     if isinstance(outcome, ELicenseError):
         raise outcome
     return Response(b"{}", media_type="application/json")
@@ -495,11 +499,3 @@ def _verify(
         return service.verify(ctx, pending, form, verifier)
     except ELicenseError as exc:
         return exc
-
-
-def _deliver(ctx: VerificationContext, url: str, result: dict[str, Any]) -> None:
-    body = service.webhook_body(ctx, result)
-    try:
-        ctx.webhooks.post(url, content=body, headers={"Content-Type": "application/jwt"})
-    except httpx.HTTPError as exc:  # delivery is best effort; the RP can still poll
-        log.warning("webhook delivery failed: %s", type(exc).__name__)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -87,6 +89,20 @@ def build_context(
         admin_token=admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None,
         cached_verifier=dataclasses.replace(verifier, status=status.cached_only()),
     )
+
+
+_build_lock = threading.Lock()
+
+
+def context_of(state: Any, runtime: Runtime) -> VerificationContext:
+    """The app's context (``state.verification``), built from ``runtime`` on first use
+    when the app builder did not set one."""
+    ctx: VerificationContext | None = getattr(state, "verification", None)
+    if ctx is None:
+        with _build_lock:
+            ctx = getattr(state, "verification", None) or build_context(runtime)
+            state.verification = ctx
+    return ctx
 
 
 def _status_cache(trust: TrustList, transport: httpx.BaseTransport | None) -> StatusListCache:

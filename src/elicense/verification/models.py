@@ -14,6 +14,12 @@
   row, and SQLite rewrites a row whole, so a request object of several KB (certificate
   chain, registration) in it would be rewritten (and its overflow pages re-chained)
   with every response.
+* ``verification_webhook_deliveries`` — one per result for an RP with a webhook,
+  written in the transaction that records the result: the URL, the result sealed (until
+  it is delivered or given up), ``state`` (``pending`` → ``delivered`` / ``failed``
+  after the last attempt / ``expired`` at the result's retention), attempts, when the
+  next one is due (also the lease of the worker that claimed it), the last error's code.
+  Its ``id`` is the idempotency id the RP dedupes on (``jti``).
 * ``verification_history`` — one row per verification for the citizen's history: RP,
   credential types, claim *names* (never values), outcome and code, and the holder key
   thumbprint the wallet can look its history up by.
@@ -24,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from elicense.storage.base import Base
@@ -94,3 +100,25 @@ class VerificationHistory(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     holder_thumbprint: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime]
+
+
+class VerificationWebhookDelivery(Base):
+    __tablename__ = "verification_webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey(
+            "verification_requests.id", name="fk_verification_webhook_deliveries_request_id"
+        ),
+        unique=True,
+    )
+    rp_id: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(String(500))
+    body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(index=True)
+    expires_at: Mapped[dt.datetime]
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]

@@ -54,6 +54,7 @@ from elicense.verification.models import (
     VerificationHistory,
     VerificationRequest,
     VerificationRequestObject,
+    VerificationWebhookDelivery,
 )
 from elicense.verification.policy import Grant
 
@@ -63,6 +64,14 @@ WEBHOOK_TYP = "verification-result+jwt"
 _SEAL_KEY = "verification.access_key"
 _SEAL_ENC = "verification.response_key"
 _SEAL_RESULT = "verification.result"
+_SEAL_WEBHOOK = "verification.webhook"
+#: Webhook delivery states (see :mod:`elicense.verification.webhooks`).
+DELIVERY_PENDING, DELIVERED, DELIVERY_FAILED, DELIVERY_EXPIRED = (
+    "pending",
+    "delivered",
+    "failed",
+    "expired",
+)
 
 
 # --- relying parties ---------------------------------------------------------------------
@@ -398,6 +407,8 @@ _RECORD = (
 )
 _INSERT_HISTORY = insert(VerificationHistory)
 _HISTORY_COLUMNS = tuple(c.key for c in VerificationHistory.__table__.columns)
+_INSERT_DELIVERY = insert(VerificationWebhookDelivery)
+_DELIVERY_COLUMNS = tuple(c.key for c in VerificationWebhookDelivery.__table__.columns)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -405,6 +416,7 @@ class _Statements:
     load: prepared.Prepared
     record: prepared.Prepared
     history: prepared.Prepared
+    delivery: prepared.Prepared
 
 
 @functools.cache
@@ -414,6 +426,7 @@ def _statements(dialect: Dialect) -> _Statements:
         load=prepared.Prepared.compile(_LOAD_PENDING, dialect),
         record=prepared.Prepared.compile(_RECORD, dialect),
         history=prepared.Prepared.compile(_INSERT_HISTORY, dialect, _HISTORY_COLUMNS),
+        delivery=prepared.Prepared.compile(_INSERT_DELIVERY, dialect, _DELIVERY_COLUMNS),
     )
 
 
@@ -532,13 +545,16 @@ def record(
     pending: Pending,
     outcome: VerifiedPresentation | ELicenseError,
 ) -> dict[str, Any]:
-    """Store the outcome once (single-use nonce) with its history row; the result JSON."""
-    result, update_params, history = _outcome_rows(ctx, pending, outcome)
+    """Store the outcome once (single-use nonce) with its history row and, for an RP with
+    a webhook, its delivery; the result JSON."""
+    rows = _outcome_rows(ctx, pending, outcome)
     connection = _core(session)
-    if connection.execute(_RECORD, update_params).rowcount != 1:
+    if connection.execute(_RECORD, rows.update).rowcount != 1:
         raise Conflict("the request was already answered", code="request_already_answered")
-    connection.execute(_INSERT_HISTORY, history)
-    return result
+    connection.execute(_INSERT_HISTORY, rows.history)
+    if rows.delivery is not None:
+        connection.execute(_INSERT_DELIVERY, rows.delivery)
+    return rows.result
 
 
 def record_prepared(
@@ -591,25 +607,37 @@ def record_many_on(
     stored result, or :class:`Conflict` if its request was already answered (by another
     response, possibly an earlier one in ``outcomes``; nothing is written for it). A
     database error rolls back every one of them."""
-    rows = [_outcome_rows(ctx, pending, outcome) for pending, outcome in outcomes]
+    all_rows = [_outcome_rows(ctx, pending, outcome) for pending, outcome in outcomes]
     statements = _statements(connection.dialect)
     recorded: list[dict[str, Any] | Conflict] = []
     with connection.transaction(write=True, wait=wait) as cursor:
-        for result, update_params, history in rows:
-            if statements.record.execute(cursor, update_params).rowcount != 1:
+        for rows in all_rows:
+            if statements.record.execute(cursor, rows.update).rowcount != 1:
                 recorded.append(
                     Conflict("the request was already answered", code="request_already_answered")
                 )
                 continue
-            statements.history.execute(cursor, history)
-            recorded.append(result)
+            statements.history.execute(cursor, rows.history)
+            if rows.delivery is not None:
+                statements.delivery.execute(cursor, rows.delivery)
+            recorded.append(rows.result)
     return recorded
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OutcomeRows:
+    """What recording an outcome writes: the parameters of :data:`_RECORD`, the history
+    row and, for an RP with a webhook, the delivery row; and the result JSON."""
+
+    result: dict[str, Any]
+    update: dict[str, Any]
+    history: dict[str, Any]
+    delivery: dict[str, Any] | None
 
 
 def _outcome_rows(
     ctx: VerificationContext, pending: Pending, outcome: VerifiedPresentation | ELicenseError
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The result JSON, the parameters of :data:`_RECORD` and the history row."""
+) -> _OutcomeRows:
     expect = pending.expectation
     now = clock.now()
     if isinstance(outcome, VerifiedPresentation):
@@ -623,15 +651,34 @@ def _outcome_rows(
             "checks": outcome.extra.get("checks", []),
         }
         state = REJECTED
+    encoded = _json.dumps(result)
+    until = now + dt.timedelta(seconds=ctx.result_retention)
     update_params = {
         "rid": expect.request_id,
         "new_state": state,
         "code": code,
-        "sealed": ctx.sealer.seal(_json.dumps(result), _SEAL_RESULT),
+        "sealed": ctx.sealer.seal(encoded, _SEAL_RESULT),
         "now": now,
-        "until": now + dt.timedelta(seconds=ctx.result_retention),
+        "until": until,
     }
-    return result, update_params, _history(pending, outcome, state, code, now)
+    delivery = None
+    if pending.webhook_url:
+        delivery = {
+            "id": ids.new_id("whd"),
+            "request_id": expect.request_id,
+            "rp_id": pending.rp_id,
+            "url": pending.webhook_url,
+            "body_sealed": ctx.sealer.seal(encoded, _SEAL_WEBHOOK),
+            "state": DELIVERY_PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "expires_at": until,  # given up with the result's retention
+            "last_error": None,
+            "created_at": now,
+            "finished_at": None,
+        }
+    history = _history(pending, outcome, state, code, now)
+    return _OutcomeRows(result, update_params, history, delivery)
 
 
 def _history(
@@ -691,14 +738,25 @@ def fetch_result(
 
 
 def purge_expired(session: Session) -> int:
-    """Drop stored results (disclosed values) past their retention; history stays."""
+    """Drop stored results (disclosed values) past their retention, the number dropped;
+    history stays. Webhook deliveries still pending then are given up (``expired``),
+    their copy of the result dropped too."""
+    now = clock.now()
     changed = session.execute(
         update(VerificationRequest)
         .where(
             VerificationRequest.result_sealed.is_not(None),
-            VerificationRequest.result_expires_at <= clock.now(),
+            VerificationRequest.result_expires_at <= now,
         )
         .values(result_sealed=None)
+    )
+    session.execute(
+        update(VerificationWebhookDelivery)
+        .where(
+            VerificationWebhookDelivery.state == DELIVERY_PENDING,
+            VerificationWebhookDelivery.expires_at <= now,
+        )
+        .values(state=DELIVERY_EXPIRED, body_sealed=None, finished_at=now)
     )
     return int(getattr(changed, "rowcount", 0) or 0)
 
@@ -722,9 +780,19 @@ def history_for_holder(session: Session, holder_thumbprint: str) -> list[dict[st
     ]
 
 
-def webhook_body(ctx: VerificationContext, result: Mapping[str, Any]) -> str:
-    """The result as a JWS signed by the platform's webhook key."""
-    return jws.sign_compact({"typ": WEBHOOK_TYP}, _json.dumps(dict(result)), ctx.webhook_signer)
+def webhook_body(
+    ctx: VerificationContext, result: Mapping[str, Any], delivery_id: str, iat: int
+) -> str:
+    """The result as a JWT signed by the platform's webhook key, with ``jti`` (the
+    delivery's id, the same in every attempt: the RP's idempotency key) and ``iat``."""
+    claims = {**result, "jti": delivery_id, "iat": iat}
+    return jws.sign_compact({"typ": WEBHOOK_TYP}, _json.dumps(claims), ctx.webhook_signer)
+
+
+def webhook_result(ctx: VerificationContext, sealed: bytes) -> dict[str, Any]:
+    """A delivery's copy of the result (see :func:`_outcome_rows`)."""
+    result: dict[str, Any] = json.loads(ctx.sealer.unseal(sealed, _SEAL_WEBHOOK))
+    return result
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
