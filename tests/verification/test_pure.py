@@ -3,6 +3,7 @@ failures (bad signature, sub mismatch, out-of-range index), JWE round trip."""
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from elicense.crypto.keystore import LocalSigner
 from elicense.crypto.trust import single_issuer
 from elicense.errors import ELicenseError
 from elicense.formats.sd_jwt_vc import StatusReference
+from elicense.status import check
 from elicense.status import token as status_token
 from elicense.status.token_status_list import StatusList
 from elicense.verification import dcql, uscc
@@ -175,6 +177,35 @@ def test_status_uri_on_another_origin(issuer: LocalSigner) -> None:
     with pytest.raises(ELicenseError) as excinfo:
         _cache(issuer, _status_token(issuer)).check(ISS, StatusReference("https://evil/x", 1))
     assert excinfo.value.instance_code == "status_uri_untrusted"
+
+
+def test_status_list_gzip_bomb_is_refused_while_decoding(issuer: LocalSigner) -> None:
+    """A few kilobytes of gzip that would expand past the largest token we accept."""
+    bomb = gzip.compress(b"A" * (check.MAX_TOKEN_BYTES + 1), mtime=0)
+    assert len(bomb) < check.MAX_TOKEN_BYTES // 100
+    seen: list[int] = []
+
+    def hostile(request: httpx.Request) -> httpx.Response:
+        seen.append(1)
+        return httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+
+    trust = single_issuer(ISS, [{**issuer.public_jwk, "kid": issuer.kid}])
+    cache = StatusListCache(trust, transport=httpx.MockTransport(hostile))
+    with pytest.raises(ELicenseError) as excinfo:
+        cache.check(ISS, StatusReference(URI, 3))
+    assert seen
+    assert excinfo.value.instance_code == "status_list_unreachable"
+    assert "larger than allowed" in excinfo.value.message
+
+
+def test_status_list_served_gzip_is_read(issuer: LocalSigner) -> None:
+    body = gzip.compress(_status_token(issuer).encode(), mtime=0)
+    trust = single_issuer(ISS, [{**issuer.public_jwk, "kid": issuer.kid}])
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, content=body, headers={"Content-Encoding": "gzip"})
+    )
+    cache = StatusListCache(trust, transport=transport)
+    assert cache.check(ISS, StatusReference(URI, 3)) == 0
 
 
 def test_status_list_refreshed_after_ttl(issuer: LocalSigner) -> None:

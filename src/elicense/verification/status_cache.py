@@ -117,22 +117,40 @@ class StatusListCache:
     def _fetch(self, issuer: str, uri: str) -> _Entry:
         self.fetches += 1
         try:
-            response = self._client.get(uri, headers={"Accept": JWT_MEDIA_TYPE})
+            status_code, body = self._get(uri)
         except httpx.HTTPError as exc:
             raise StatusUnavailable(
                 f"status list unreachable: {type(exc).__name__}", code="status_list_unreachable"
             ) from None
-        if response.status_code != 200:
+        if status_code != 200:
             raise StatusUnavailable(
-                f"status list unreachable: HTTP {response.status_code}",
-                code="status_list_unreachable",
+                f"status list unreachable: HTTP {status_code}", code="status_list_unreachable"
             )
-        verified = check.verify_status_list_token(response.text, self._keys(issuer), uri=uri)
+        token = body.decode("ascii", errors="replace")
+        verified = check.verify_status_list_token(token, self._keys(issuer), uri=uri)
         ttl = min(verified.ttl or self._max_ttl, self._max_ttl)
         fresh_until = clock.epoch() + ttl
         if verified.exp is not None:
             fresh_until = min(fresh_until, verified.exp)
         return _Entry(verified.status_list, fresh_until)
+
+    def _get(self, uri: str) -> tuple[int, bytes]:
+        """Status and body, the body read as it is decoded (a server may send it gzip'd)
+        and refused once past the largest token we accept: capped decompression, so a
+        small compressed body cannot expand into gigabytes here."""
+        with self._client.stream("GET", uri, headers={"Accept": JWT_MEDIA_TYPE}) as response:
+            if response.status_code != 200:
+                return response.status_code, b""
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > check.MAX_TOKEN_BYTES:
+                    raise StatusUnavailable(
+                        "status list token is larger than allowed",
+                        code="status_list_unreachable",
+                    )
+                chunks.append(chunk)
+            return 200, b"".join(chunks)
 
     def _keys(self, issuer: str) -> Sequence[IssuerKey]:
         trusted = self._trust.issuers.get(issuer)
