@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from collections.abc import Sequence
@@ -35,8 +36,24 @@ def default_workers() -> int:
 
 
 def _init_worker() -> None:
+    _exit_with_parent()
     cv2.setNumThreads(1)
     weights.warm_up()
+
+
+def _exit_with_parent() -> None:
+    """End this worker when the process that started it is gone, however it ended: a
+    killed server (OOM, SIGKILL, a crash) never runs its shutdown, and each orphaned
+    worker would otherwise keep its models (~150 MB) in memory for good."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - always set in a spawned worker
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
