@@ -241,7 +241,8 @@ def redeem_pre_authorized_code(
     tx_code: str | None,
     dpop: DpopProof,
 ) -> GrantedToken | InvalidGrant:
-    """Exchange a pre-authorized code (once) for an access token bound to the DPoP key.
+    """Exchange a pre-authorized code (once) for an access token bound to the DPoP key:
+    the checking path, under a row lock (:func:`redeem_fast` is the common case).
 
     A wrong transaction code is *returned* (not raised) as :class:`InvalidGrant` so that
     the caller commits the failure count before answering with the error.
@@ -251,10 +252,6 @@ def redeem_pre_authorized_code(
     if not code:
         raise InvalidGrant("pre-authorized_code is missing", code="pre_authorized_code_missing")
     now = clock.now()
-    redeemed = _redeem_without_tx_code(session, sha256_hex(code), now)
-    if redeemed is not None:
-        record_dpop_jti(session, dpop)
-        return _grant_token(session, *redeemed, dpop=dpop, now=now)
     query = select(Offer).where(Offer.code_hash == sha256_hex(code)).with_for_update()
     row = session.scalars(query).one_or_none()
     if row is None or row.redeemed_at is not None:
@@ -271,29 +268,6 @@ def redeem_pre_authorized_code(
     return _grant_token(
         session, row.id, row.person_id, list(row.configuration_ids), dpop=dpop, now=now
     )
-
-
-_REDEEM = (
-    update(Offer)
-    .where(
-        Offer.code_hash == bindparam("b_code_hash"),
-        Offer.redeemed_at.is_(None),
-        Offer.tx_code_hash.is_(None),
-        Offer.expires_at > bindparam("now"),
-    )
-    .values(redeemed_at=bindparam("now"), code_sealed=None)
-    .returning(Offer.id, Offer.person_id, Offer.configuration_ids)
-)
-
-
-def _redeem_without_tx_code(
-    session: Session, code_hash: str, now: dt.datetime
-) -> tuple[str, str, list[str]] | None:
-    """The common case in one statement: a live, unredeemed offer without a transaction
-    code is marked redeemed (atomically: the ``WHERE`` makes it single use). ``None``
-    when that does not apply; the caller then takes the checking path (which explains)."""
-    row = session.execute(_REDEEM, {"b_code_hash": code_hash, "now": now}).first()
-    return None if row is None else (row[0], row[1], list(row[2]))
 
 
 def _grant_token(
