@@ -7,10 +7,8 @@ with the reason when it is not installed.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,20 +18,9 @@ from elicense.crypto.jwk import load_public_jwk, thumbprint
 from elicense.crypto.keystore import jwks
 from elicense.errors import Conflict, CryptoError, KeyNotFound, UnsupportedAlgorithm
 from elicense.formats import sd_jwt_vc
+from softhsm_support import LIBRARY, UTIL, requires_softhsm
 
-LIBRARIES = [
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-]
-LIBRARY = next((p for p in LIBRARIES if Path(p).exists()), None)
-UTIL = shutil.which("softhsm2-util")
-if (LIBRARY is None or UTIL is None) and os.environ.get("ELICENSE_REQUIRE_SOFTHSM") == "1":
-    raise RuntimeError("ELICENSE_REQUIRE_SOFTHSM=1 but SoftHSM2 is not installed")
-pytestmark = pytest.mark.skipif(
-    LIBRARY is None or UTIL is None,
-    reason="SoftHSM2 not installed (Debian package: softhsm2)",
-)
+pytestmark = requires_softhsm
 PIN = "246810"
 
 
