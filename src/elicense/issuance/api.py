@@ -7,7 +7,6 @@ Errors from these endpoints are rendered by :func:`oauth_error_response` (instal
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import io
 import json
@@ -41,7 +40,7 @@ from elicense.status import service as status_service
 from elicense.status.service import NeedOpenList
 from elicense.storage.prepared import driver_cursor
 from elicense.web.deps import RuntimeDep, SessionDep
-from elicense.web.fastpath import FastRoute, read_body
+from elicense.web.fastpath import FastRoute, HotPools, read_body
 
 router = APIRouter(tags=["issuance"])
 _T = TypeVar("_T")
@@ -205,8 +204,8 @@ def offer_qr(offer_id: str, session: SessionDep, ctx: ContextDep) -> Response:
 # The three hot endpoints (token, nonce, credential) are fast routes
 # (:mod:`elicense.web.fastpath`: no middleware, router or dependency graph), each with a
 # documented FastAPI route of the same path calling the same handler. Each does its work
-# in one hop to a small pool of its own (:func:`_blocking`), its transaction committed
-# there before the response is sent, on compiled statements
+# where :func:`_blocking` says, its transaction committed there before the response is
+# sent, on compiled statements
 # (:class:`~elicense.issuance.store.IssuanceTx`). Crypto checks run before the
 # transaction opens, so that on SQLite (BEGIN IMMEDIATE) the write lock is held for
 # database work only.
@@ -219,20 +218,14 @@ def offer_qr(offer_id: str, session: SessionDep, ctx: ContextDep) -> Response:
 # another's crypto (never the framework's shared pool: cheaper to hop to, and not
 # starved by slow endpoints).
 _INLINE = frozenset({"sqlite"})
-_THREADS = 4
-_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+_pools = HotPools("vci-hot", {}, default=4)
 
 
 async def _blocking(runtime: Runtime, fn: Callable[..., _T], *args: Any) -> _T:
     dialect = runtime.db.dialect
     if dialect in _INLINE:
         return fn(*args)
-    pool = _pools.get(dialect)  # the event loop's thread only: no lock needed
-    if pool is None:
-        pool = _pools[dialect] = concurrent.futures.ThreadPoolExecutor(
-            _THREADS, thread_name_prefix="vci-hot"
-        )
-    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+    return await asyncio.get_running_loop().run_in_executor(_pools(dialect), fn, *args)
 
 
 @contextlib.contextmanager

@@ -47,7 +47,7 @@ from elicense.verification.models import RelyingParty, VerificationRequest
 from elicense.verification.policy import Grant
 from elicense.verification.status_cache import FetchNeeded
 from elicense.web.deps import RuntimeDep, SessionDep
-from elicense.web.fastpath import FastRoute, read_body
+from elicense.web.fastpath import FastRoute, HotPools, read_body
 
 log = logging.getLogger("elicense.verification")
 
@@ -252,19 +252,7 @@ _RESPONSE_FORM_SCHEMA: dict[str, Any] = {
 # response runs in the pool, two threads, so that one thread's database round trip
 # overlaps the other's checks. Never the framework's shared pool, which serves the
 # status list. Webhooks are delivered by their own loop (:mod:`.webhooks`).
-_RESPONSE_THREADS = {"sqlite": 1}
-_DEFAULT_RESPONSE_THREADS = 2
-_response_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
-
-
-def _response_pool(dialect: str) -> concurrent.futures.ThreadPoolExecutor:
-    # Called on the event loop thread only, so no lock is needed.
-    pool = _response_pools.get(dialect)
-    if pool is None:
-        threads = _RESPONSE_THREADS.get(dialect, _DEFAULT_RESPONSE_THREADS)
-        pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="vp-response")
-        _response_pools[dialect] = pool
-    return pool
+_response_pool = HotPools("vp-response", {"sqlite": 1}, default=2)
 
 
 async def _response_route(request: Request) -> Response:
