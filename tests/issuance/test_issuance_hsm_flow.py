@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from issuance_helpers import BASE_URL, Holder, TestClient, identity_check, married_couple
-from softhsm_support import requires_softhsm, softhsm_token
 
 from elicense.catalog.model import Catalog
 from elicense.config import load_settings
@@ -26,6 +25,7 @@ from elicense.issuance.keys import IssuerKeys, open_issuer_keys
 from elicense.runtime import Runtime
 from elicense.status.check import check_status
 from elicense.status.token_status_list import Status
+from softhsm_support import requires_softhsm, softhsm_token
 
 pytestmark = requires_softhsm
 

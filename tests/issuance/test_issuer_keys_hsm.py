@@ -14,7 +14,6 @@ import pkcs11
 import pytest
 from cryptography import x509
 from pkcs11 import Attribute, ObjectClass
-from softhsm_support import Token, requires_softhsm, softhsm_token
 
 from elicense import clock
 from elicense.config import load_settings
@@ -26,6 +25,7 @@ from elicense.crypto.pkcs11_store import Pkcs11KeyStore, Pkcs11Session
 from elicense.errors import ConfigError
 from elicense.issuance.key_stores import Pkcs11Backend
 from elicense.issuance.keys import IssuerKeys, open_issuer_keys
+from softhsm_support import Token, requires_softhsm, softhsm_token
 
 pytestmark = requires_softhsm
 ISS = "https://issuer.example.gov.cn"
