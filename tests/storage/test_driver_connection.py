@@ -100,3 +100,30 @@ def test_check_out_of_an_unreachable_database() -> None:
     with pytest.raises(StorageError) as excinfo:
         DriverConnection.check_out(db.engine)
     assert excinfo.value.message.startswith("database error:")
+
+
+def test_one_statement_commits_on_its_own(fresh_db: Database) -> None:
+    with fresh_db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+    with driver_connection(fresh_db.engine) as connection:
+        with connection.statement() as cursor:
+            cursor.execute("INSERT INTO scratch VALUES (7)")
+        # seen at once by another connection: nothing left open on this one
+        with fresh_db.engine.connect() as conn:
+            assert conn.execute(text("SELECT x FROM scratch")).all() == [(7,)]
+
+
+def test_the_pool_gets_the_connection_back_as_it_came(fresh_db: Database) -> None:
+    """After a driver connection (autocommit while checked out on PostgreSQL), the
+    engine's own transactions still roll back as a whole."""
+    with fresh_db.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+    for _ in range(3):  # every pooled connection has been through a driver connection
+        with driver_connection(fresh_db.engine) as connection:
+            with connection.transaction(write=False) as cursor:
+                cursor.execute("SELECT count(*) FROM scratch")
+    with pytest.raises(RuntimeError), fresh_db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO scratch VALUES (1)"))
+        raise RuntimeError("rolled back")
+    with fresh_db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM scratch")).scalar() == 0

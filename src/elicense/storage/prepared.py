@@ -10,15 +10,21 @@ runs them on a pooled DBAPI connection.
 
 Transactions: on SQLite a write transaction is opened with ``BEGIN IMMEDIATE``, as the
 engine does for every transaction (writers queue on the lock instead of failing on
-upgrade); a read is one autocommit statement (a consistent snapshot, no lock). Other
-drivers open their transaction implicitly. Driver ``OperationalError`` becomes
+upgrade); a read is one autocommit statement (a consistent snapshot, no lock). With
+:func:`driver_cursor`, other drivers open their transaction implicitly (see below for
+:class:`DriverConnection`). Driver ``OperationalError`` becomes
 :class:`~elicense.errors.StorageError`, as with ``Database.transaction``.
 
 :func:`driver_connection` keeps one pooled connection for several transactions in turn
 (a read, then a write, without a second check-out). Its write transactions can be asked
 not to wait for SQLite's write lock (``wait=False``): the caller gets
 :class:`WriteLockBusy` at once instead of the busy timeout, e.g. to retry on a thread
-that may block rather than on an event loop.
+that may block rather than on an event loop. On a networked database every statement is
+a round trip, and an implicit transaction adds two (``BEGIN``, ``COMMIT``): so a
+:class:`DriverConnection` runs in the driver's autocommit mode while it is checked out,
+a read is one autocommit statement there too, a write transaction opens with an explicit
+``BEGIN``, and :meth:`DriverConnection.statement` runs one self-contained write (one
+round trip, atomic on its own).
 """
 
 from __future__ import annotations
@@ -170,6 +176,8 @@ class DriverConnection:
         self.dialect = dialect
         self._sqlite = dialect.name == "sqlite"
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.OperationalError
+        if not self._sqlite:  # SQLite's connections are autocommit already (db.py)
+            self.connection.dbapi_connection.autocommit = True
 
     @classmethod
     def check_out(cls, engine: Engine) -> DriverConnection:
@@ -183,7 +191,14 @@ class DriverConnection:
         return cls(connection, engine.dialect)
 
     def close(self) -> None:
-        """Back to the pool (which rolls back anything left open)."""
+        """Back to the pool as it came (which rolls back anything left open); a
+        connection that cannot leave autocommit mode is discarded instead."""
+        if not self._sqlite:
+            try:
+                self.connection.rollback()
+                self.connection.dbapi_connection.autocommit = False
+            except Exception:  # noqa: BLE001 - broken: the pool must not hand it out again
+                self.connection.invalidate()
         self.connection.close()
 
     @contextlib.contextmanager
@@ -202,16 +217,30 @@ class DriverConnection:
         :meth:`storage_errors`)."""
         cursor = self.connection.cursor()
         try:
-            if write and self._sqlite:
-                if wait:
-                    cursor.execute("BEGIN IMMEDIATE")
-                else:
-                    self._begin_no_wait(cursor)
+            if not write:
+                pass  # one autocommit statement: a consistent snapshot, no lock
+            elif not self._sqlite:
+                cursor.execute("BEGIN")
+            elif wait:
+                cursor.execute("BEGIN IMMEDIATE")
+            else:
+                self._begin_no_wait(cursor)
             yield cursor
             self.connection.commit()
         except BaseException:
             self.connection.rollback()
             raise
+        finally:
+            cursor.close()
+
+    @contextlib.contextmanager
+    def statement(self) -> Iterator[Any]:
+        """A cursor for one self-contained statement, committed on its own (on a
+        networked database, one round trip; atomic as every statement is). Driver
+        errors are the driver's (see :meth:`storage_errors`)."""
+        cursor = self.connection.cursor()
+        try:
+            yield cursor
         finally:
             cursor.close()
 

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Text, bindparam, cast, insert, select, update
+from sqlalchemy import Insert, Select, Text, bindparam, cast, insert, select, update
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -411,22 +411,67 @@ _INSERT_DELIVERY = insert(VerificationWebhookDelivery)
 _DELIVERY_COLUMNS = tuple(c.key for c in VerificationWebhookDelivery.__table__.columns)
 
 
+def _claim(with_delivery: bool) -> Insert:
+    """:data:`_RECORD`, the history row and (``with_delivery``) the webhook delivery as
+    one statement: the update claims the request in a CTE and each insert selects from
+    the one before, so nothing is written unless the claim succeeds and the statement
+    returns one row exactly when it did. The rows' values are the parameters of
+    :func:`_claim_parameters` (``h_``/``d_`` + column)."""
+    claimed = _RECORD.returning(VerificationRequest.id).cte("claimed")
+    history = _select_from(claimed, VerificationHistory.__table__, "h_")
+    inserted = insert(VerificationHistory).from_select(list(_HISTORY_COLUMNS), history)
+    if not with_delivery:
+        return inserted.returning(VerificationHistory.request_id)
+    recorded = inserted.returning(VerificationHistory.request_id).cte("recorded")
+    delivery = _select_from(recorded, VerificationWebhookDelivery.__table__, "d_")
+    return (
+        insert(VerificationWebhookDelivery)
+        .from_select(list(_DELIVERY_COLUMNS), delivery)
+        .returning(VerificationWebhookDelivery.request_id)
+    )
+
+
+def _select_from(source: Any, table: Any, prefix: str) -> Select[Any]:
+    # typed parameters: the dialect casts each to its column's type
+    return select(*(bindparam(prefix + c.key, type_=c.type) for c in table.columns)).select_from(
+        source
+    )
+
+
+def _claim_parameters(rows: _OutcomeRows) -> dict[str, Any]:
+    values = dict(rows.update)
+    values.update({"h_" + k: v for k, v in rows.history.items()})
+    if rows.delivery is not None:
+        values.update({"d_" + k: v for k, v in rows.delivery.items()})
+    return values
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Statements:
     load: prepared.Prepared
     record: prepared.Prepared
     history: prepared.Prepared
     delivery: prepared.Prepared
+    # Where a statement can update and insert at once (PostgreSQL): the whole record
+    # as one statement, one round trip (see record_many_on), without and with delivery.
+    claim: tuple[prepared.Prepared, prepared.Prepared] | None
 
 
 @functools.cache
 def _statements(dialect: Dialect) -> _Statements:
     """The response path's statements, compiled once per dialect."""
+    claim = None
+    if dialect.name == "postgresql":
+        claim = (
+            prepared.Prepared.compile(_claim(False), dialect),
+            prepared.Prepared.compile(_claim(True), dialect),
+        )
     return _Statements(
         load=prepared.Prepared.compile(_LOAD_PENDING, dialect),
         record=prepared.Prepared.compile(_RECORD, dialect),
         history=prepared.Prepared.compile(_INSERT_HISTORY, dialect, _HISTORY_COLUMNS),
         delivery=prepared.Prepared.compile(_INSERT_DELIVERY, dialect, _DELIVERY_COLUMNS),
+        claim=claim,
     )
 
 
@@ -465,7 +510,7 @@ def _pending(ctx: VerificationContext, row: tuple[Any, ...] | None) -> Pending:
     (rid, state, expires_at, nonce, purpose, query, mode, sealed) = row[:8]
     (rp_id, client_id, sector, region, grants, name, webhook) = row[8:]
     if state != PENDING:
-        raise Conflict("the request was already answered", code="request_already_answered")
+        raise _answered()
     if clock.now() >= expires_at:
         raise Gone("the request has expired", code="request_expired")
     key = None
@@ -550,7 +595,7 @@ def record(
     rows = _outcome_rows(ctx, pending, outcome)
     connection = _core(session)
     if connection.execute(_RECORD, rows.update).rowcount != 1:
-        raise Conflict("the request was already answered", code="request_already_answered")
+        raise _answered()
     connection.execute(_INSERT_HISTORY, rows.history)
     if rows.delivery is not None:
         connection.execute(_INSERT_DELIVERY, rows.delivery)
@@ -606,22 +651,33 @@ def record_many_on(
     """Several outcomes in one write transaction (one commit): for each, in order, the
     stored result, or :class:`Conflict` if its request was already answered (by another
     response, possibly an earlier one in ``outcomes``; nothing is written for it). A
-    database error rolls back every one of them."""
+    database error rolls back every one of them. Where one statement can claim and
+    record (PostgreSQL), each outcome is that one statement instead, atomic on its own,
+    and a database error leaves the outcomes before it recorded."""
     all_rows = [_outcome_rows(ctx, pending, outcome) for pending, outcome in outcomes]
     statements = _statements(connection.dialect)
     recorded: list[dict[str, Any] | Conflict] = []
+    if statements.claim is not None:
+        for rows in all_rows:
+            claim = statements.claim[rows.delivery is not None]
+            with connection.statement() as cursor:
+                claimed = claim.execute(cursor, _claim_parameters(rows)).rowcount == 1
+            recorded.append(rows.result if claimed else _answered())
+        return recorded
     with connection.transaction(write=True, wait=wait) as cursor:
         for rows in all_rows:
             if statements.record.execute(cursor, rows.update).rowcount != 1:
-                recorded.append(
-                    Conflict("the request was already answered", code="request_already_answered")
-                )
+                recorded.append(_answered())
                 continue
             statements.history.execute(cursor, rows.history)
             if rows.delivery is not None:
                 statements.delivery.execute(cursor, rows.delivery)
             recorded.append(rows.result)
     return recorded
+
+
+def _answered() -> Conflict:
+    return Conflict("the request was already answered", code="request_already_answered")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
