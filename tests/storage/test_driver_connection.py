@@ -12,7 +12,12 @@ from sqlalchemy import text
 from elicense.errors import StorageError
 from elicense.storage import migrate
 from elicense.storage.db import SQLITE_BUSY_TIMEOUT_MS, Database
-from elicense.storage.prepared import DriverConnection, WriteLockBusy, driver_connection
+from elicense.storage.prepared import (
+    DriverConnection,
+    WriteLockBusy,
+    driver_connection,
+    driver_cursor,
+)
 
 
 @pytest.fixture
@@ -100,6 +105,9 @@ def test_check_out_of_an_unreachable_database() -> None:
     with pytest.raises(StorageError) as excinfo:
         DriverConnection.check_out(db.engine)
     assert excinfo.value.message.startswith("database error:")
+    with pytest.raises(StorageError) as excinfo, driver_cursor(db.engine, write=False):
+        pass
+    assert excinfo.value.message.startswith("database error:")
 
 
 def test_one_statement_commits_on_its_own(fresh_db: Database) -> None:
@@ -119,11 +127,18 @@ def test_the_pool_gets_the_connection_back_as_it_came(fresh_db: Database) -> Non
     with fresh_db.engine.begin() as conn:
         conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
     for _ in range(3):  # every pooled connection has been through a driver connection
-        with driver_connection(fresh_db.engine) as connection:
-            with connection.transaction(write=False) as cursor:
-                cursor.execute("SELECT count(*) FROM scratch")
-    with pytest.raises(RuntimeError), fresh_db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO scratch VALUES (1)"))
-        raise RuntimeError("rolled back")
+        with (
+            driver_connection(fresh_db.engine) as connection,
+            connection.transaction(write=False) as cursor,
+        ):
+            cursor.execute("SELECT count(*) FROM scratch")
+    with pytest.raises(RuntimeError):
+        _insert_with_the_engine_then_fail(fresh_db)
     with fresh_db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM scratch")).scalar() == 0
+
+
+def _insert_with_the_engine_then_fail(db: Database) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO scratch VALUES (1)"))
+        raise RuntimeError("rolled back")

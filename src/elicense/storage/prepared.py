@@ -139,10 +139,7 @@ def driver_cursor(engine: Engine, *, write: bool) -> Iterator[Any]:
     """A DBAPI cursor on a pooled connection: committed on success, rolled back on
     error (see the module docstring for how the transaction opens)."""
     dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.OperationalError
-    try:
-        connection = engine.raw_connection()
-    except OperationalError as exc:  # a connect error, wrapped by SQLAlchemy
-        raise StorageError(f"database error: {_first_line(exc)}") from None
+    connection = _connect(engine)
     try:
         cursor = connection.cursor()
         try:
@@ -183,12 +180,7 @@ class DriverConnection:
     def check_out(cls, engine: Engine) -> DriverConnection:
         """A connection from ``engine``'s pool (:class:`~elicense.errors.StorageError`
         if none can be made); :meth:`close` gives it back."""
-        try:
-            connection = engine.raw_connection()
-        except (OperationalError, engine.dialect.loaded_dbapi.OperationalError) as exc:
-            # a connect error, wrapped by SQLAlchemy or not (depending on the pool)
-            raise StorageError(f"database error: {_first_line(exc)}") from None
-        return cls(connection, engine.dialect)
+        return cls(_connect(engine), engine.dialect)
 
     def close(self) -> None:
         """Back to the pool as it came (which rolls back anything left open); a
@@ -266,6 +258,15 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
             yield connection
     finally:
         connection.close()
+
+
+def _connect(engine: Engine) -> Any:
+    """A pooled DBAPI connection, or :class:`~elicense.errors.StorageError`."""
+    try:
+        return engine.raw_connection()
+    except (OperationalError, engine.dialect.loaded_dbapi.OperationalError) as exc:
+        # a connect error, wrapped by SQLAlchemy or not (depending on the pool)
+        raise StorageError(f"database error: {_first_line(exc)}") from None
 
 
 def _first_line(exc: BaseException) -> str:
