@@ -141,9 +141,11 @@ class FileKeyStore:
         write_private_pem(self.directory / f"{kid}.key.pem", key, self._passphrase)
         if certify is not None:
             self._write_chain(kid, certify(key.public_key()))
-        entry: dict[str, Any] = {"kid": kid, "alg": alg, "jwk": jwk, "file": f"{kid}.key.pem"}
-        entry |= {"created_at": clock.epoch(), "retired_at": None}
         index = self._index()
+        # later than every key before it, so "newest first" holds within one second too
+        created = max([clock.epoch(), *(e["created_at"] + 1 for e in index["keys"])])
+        entry: dict[str, Any] = {"kid": kid, "alg": alg, "jwk": jwk, "file": f"{kid}.key.pem"}
+        entry |= {"created_at": created, "retired_at": None}
         index["keys"].append(entry)
         index["current"] = kid
         self._save(index)
