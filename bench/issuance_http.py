@@ -89,7 +89,7 @@ def bench_server(env: dict[str, str], port: int, log: Path, workers: int) -> Ite
     """uvicorn as ``elicense serve`` runs it, with :func:`bench_app_factory`; yields its pid."""
     code = (
         "import uvicorn; from elicense import logs; from elicense.config import load_settings;"
-        "logs.configure(load_settings().log_level);"
+        "s = load_settings(); logs.configure(s.log_level, access_log=s.access_log);"
         f"uvicorn.run('issuance_http:bench_app_factory', factory=True, host='127.0.0.1',"
         f" port={port}, workers={workers}, log_config=None)"
     )

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from elicense import logs
+from elicense.config import ACCESS_LOG_ENV, load_settings
 from elicense.errors import ConfigError
 
 COMMAND = [sys.executable, "-c", "from elicense.cli import main; main()", "serve"]
@@ -73,14 +74,13 @@ def test_access_log_can_be_turned_off(
 
 
 @pytest.mark.parametrize(("value", "wanted"), [("false", False), ("0", False), ("TRUE", True)])
-def test_logs_configure_follows_the_setting(
-    monkeypatch: pytest.MonkeyPatch, value: str, wanted: bool
-) -> None:
-    monkeypatch.setenv(logs.ACCESS_LOG_ENV, value)
+def test_logs_configure_follows_the_setting(value: str, wanted: bool) -> None:
+    settings = load_settings({ACCESS_LOG_ENV: value})
+    assert settings.access_log is wanted
     access = logging.getLogger("uvicorn.access")
     saved = (logging.getLogger().handlers[:], logging.getLogger().level, access.propagate)
     try:
-        logs.configure("INFO")
+        logs.configure("INFO", access_log=settings.access_log)
         assert access.hasHandlers() is wanted
     finally:
         logging.getLogger().handlers[:], level, access.propagate = saved
@@ -88,5 +88,5 @@ def test_logs_configure_follows_the_setting(
 
 
 def test_a_bad_value_is_refused() -> None:
-    with pytest.raises(ConfigError, match="ELICENSE_ACCESS_LOG"):
-        logs.access_log_enabled({logs.ACCESS_LOG_ENV: "sometimes"})
+    with pytest.raises(ConfigError, match="ELICENSE_ACCESS_LOG='sometimes'"):
+        load_settings({ACCESS_LOG_ENV: "sometimes"})

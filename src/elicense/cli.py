@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from elicense import logs
+from elicense.config import ACCESS_LOG_ENV
 from elicense.console import clear_errors
 from elicense.crypto.cli import keys_app
 from elicense.demo import demo
@@ -58,7 +59,7 @@ def serve(
         bool,
         typer.Option(
             "--access-log/--no-access-log",
-            envvar=logs.ACCESS_LOG_ENV,
+            envvar=ACCESS_LOG_ENV,
             help="One log line per request (ELICENSE_ACCESS_LOG=false: none; each line "
             "costs the server a few per cent of a verification's CPU).",
         ),
@@ -72,9 +73,9 @@ def serve(
     # Unless told otherwise, the issuer identifier and status list URIs name the address
     # we actually listen on (workers read the same environment).
     os.environ.setdefault("ELICENSE_PUBLIC_BASE_URL", f"http://{host}:{port}")
-    os.environ[logs.ACCESS_LOG_ENV] = "true" if access_log else "false"  # for the workers
+    os.environ[ACCESS_LOG_ENV] = "true" if access_log else "false"  # for the workers
     runtime = open_runtime()
-    logs.configure(runtime.settings.log_level)
+    logs.configure(runtime.settings.log_level, access_log=runtime.settings.access_log)
     if demo:
         _seed_demo_and_print(runtime)
     runtime.db.dispose()

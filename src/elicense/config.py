@@ -7,6 +7,9 @@
 - ``ELICENSE_PUBLIC_BASE_URL``: the URL citizens and verifiers reach us at; it is the
   issuer identifier and the base of status list URIs (default ``http://127.0.0.1:8000``).
 - ``ELICENSE_LOG_LEVEL``: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR`` (default ``INFO``).
+- ``ELICENSE_ACCESS_LOG``: one log line per HTTP request, ``true`` (default) or
+  ``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``); ``elicense serve
+  --no-access-log`` sets it for its workers.
 - ``ELICENSE_REDIS_URL``: optional Redis for short-lived protocol state (default: the
   database).
 - ``ELICENSE_ISSUER_KEYSTORE``: where issuer signing keys live: ``file`` (default;
@@ -36,6 +39,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 KEYSTORES = ("file", "pkcs11")
 _TOKEN_LABEL_BYTES = 32  # CK_TOKEN_INFO.label
 _DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+ACCESS_LOG_ENV = "ELICENSE_ACCESS_LOG"
+_TRUE, _FALSE = ("1", "true", "t", "yes", "y", "on"), ("0", "false", "f", "no", "n", "off")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ class Settings:
     public_base_url: str
     log_level: str
     redis_url: str | None
+    access_log: bool = True
     issuer_keystore: str = "file"
     pkcs11: Pkcs11Settings | None = None
 
@@ -78,6 +84,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=_database_url(database_url),
         public_base_url=_base_url(env.get("ELICENSE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")),
         log_level=_log_level(env.get("ELICENSE_LOG_LEVEL", "INFO")),
+        access_log=_boolean(ACCESS_LOG_ENV, env.get(ACCESS_LOG_ENV, "true")),
         redis_url=_redis_url(env.get("ELICENSE_REDIS_URL") or None),
         issuer_keystore=_keystore(env.get("ELICENSE_ISSUER_KEYSTORE") or "file"),
         pkcs11=_pkcs11(env) if env.get("ELICENSE_ISSUER_KEYSTORE") == "pkcs11" else None,
@@ -108,6 +115,13 @@ def _log_level(level: str) -> str:
     if level.upper() not in LOG_LEVELS:
         raise ConfigError(f"ELICENSE_LOG_LEVEL={level!r}; expected one of {', '.join(LOG_LEVELS)}")
     return level.upper()
+
+
+def _boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise ConfigError(f"{name}={raw!r}; expected true or false")
+    return value in _TRUE
 
 
 def _redis_url(url: str | None) -> str | None:

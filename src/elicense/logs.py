@@ -8,11 +8,7 @@ number (and long digit runs) before the record is written.
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections.abc import Mapping
-
-from elicense.errors import ConfigError
 
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])|\d{11,}")
 
@@ -30,23 +26,10 @@ class RedactPersonalData(logging.Filter):
         return True
 
 
-#: ``false`` (or ``0``/``no``/``off``): no access log line per request (``elicense serve
-#: --no-access-log`` sets it for its workers). Default ``true``.
-ACCESS_LOG_ENV = "ELICENSE_ACCESS_LOG"
-_TRUE, _FALSE = ("1", "true", "t", "yes", "y", "on"), ("0", "false", "f", "no", "n", "off")
-
-
-def access_log_enabled(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether uvicorn's access log is wanted (:data:`ACCESS_LOG_ENV`)."""
-    raw = environ.get(ACCESS_LOG_ENV, "true").strip().lower()
-    if raw not in _TRUE + _FALSE:
-        raise ConfigError(f"{ACCESS_LOG_ENV} must be true or false")
-    return raw in _TRUE
-
-
-def configure(level: str) -> None:
+def configure(level: str, *, access_log: bool = True) -> None:
     """Configure the root logger (and uvicorn's) once at process start; uvicorn's access
-    log is left off when :func:`access_log_enabled` says so (no record is even made)."""
+    log is left off unless ``access_log`` (the ``ELICENSE_ACCESS_LOG`` setting): then no
+    record is even made."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactPersonalData())
@@ -57,6 +40,6 @@ def configure(level: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    if not access_log_enabled():
+    if not access_log:
         # as uvicorn's own --no-access-log: without a handler anywhere, it makes no record
         logging.getLogger("uvicorn.access").propagate = False

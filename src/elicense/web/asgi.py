@@ -14,6 +14,6 @@ def app_factory() -> FastAPI:
     from elicense.proofing import parallel
 
     runtime = open_runtime(upgrade=False)
-    logs.configure(runtime.settings.log_level)
+    logs.configure(runtime.settings.log_level, access_log=runtime.settings.access_log)
     parallel.warm_pool()  # face models loaded now, not on the first citizen's scan
     return create_app(runtime)
