@@ -29,6 +29,7 @@ def test_plain_postgresql_url_uses_psycopg() -> None:
         ({"ELICENSE_PUBLIC_BASE_URL": "https://x/?q=1"}, "ELICENSE_PUBLIC_BASE_URL"),
         ({"ELICENSE_LOG_LEVEL": "LOUD"}, "ELICENSE_LOG_LEVEL"),
         ({"ELICENSE_REDIS_URL": "http://x"}, "ELICENSE_REDIS_URL"),
+        ({"ELICENSE_REDIS_URL": "redis://127.0.0.1:6379/0"}, "ELICENSE_REDIS_URL is not supported"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:

@@ -10,8 +10,10 @@
 - ``ELICENSE_ACCESS_LOG``: one log line per HTTP request, ``true`` (default) or
   ``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``); ``elicense serve
   --no-access-log`` sets it for its workers.
-- ``ELICENSE_REDIS_URL``: optional Redis for short-lived protocol state (default: the
-  database).
+- ``ELICENSE_REDIS_URL`` is refused: offers, pre-authorized codes, nonces, tokens and
+  DPoP proof ids live in the database, where their single use commits or rolls back with
+  the request's transaction (see docs/issuance.md); a setting that would be ignored
+  stops start-up instead.
 - ``ELICENSE_ISSUER_KEYSTORE``: where issuer signing keys live: ``file`` (default;
   passphrase-encrypted files under ``<data dir>/keys``) or ``pkcs11`` (an HSM). With
   ``pkcs11`` all three of these are required:
@@ -58,7 +60,6 @@ class Settings:
     database_url: str
     public_base_url: str
     log_level: str
-    redis_url: str | None
     access_log: bool = True
     issuer_keystore: str = "file"
     pkcs11: Pkcs11Settings | None = None
@@ -79,13 +80,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if data_dir.exists() and not data_dir.is_dir():
         raise ConfigError(f"ELICENSE_DATA_DIR={data_dir} exists and is not a directory")
     database_url = env.get("ELICENSE_DATABASE_URL") or f"sqlite:///{data_dir / 'elicense.db'}"
+    if env.get("ELICENSE_REDIS_URL"):
+        raise ConfigError(
+            "ELICENSE_REDIS_URL is not supported: protocol state lives in the database "
+            "(single use commits with each request); unset it"
+        )
     return Settings(
         data_dir=data_dir,
         database_url=_database_url(database_url),
         public_base_url=_base_url(env.get("ELICENSE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")),
         log_level=_log_level(env.get("ELICENSE_LOG_LEVEL", "INFO")),
         access_log=_boolean(ACCESS_LOG_ENV, env.get(ACCESS_LOG_ENV, "true")),
-        redis_url=_redis_url(env.get("ELICENSE_REDIS_URL") or None),
         issuer_keystore=_keystore(env.get("ELICENSE_ISSUER_KEYSTORE") or "file"),
         pkcs11=_pkcs11(env) if env.get("ELICENSE_ISSUER_KEYSTORE") == "pkcs11" else None,
     )
@@ -122,12 +127,6 @@ def _boolean(name: str, raw: str) -> bool:
     if value not in _TRUE + _FALSE:
         raise ConfigError(f"{name}={raw!r}; expected true or false")
     return value in _TRUE
-
-
-def _redis_url(url: str | None) -> str | None:
-    if url is not None and urlsplit(url).scheme not in ("redis", "rediss"):
-        raise ConfigError(f"ELICENSE_REDIS_URL={url!r} is not a redis:// URL")
-    return url
 
 
 def _keystore(name: str) -> str:
