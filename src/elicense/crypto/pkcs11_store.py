@@ -30,7 +30,7 @@ import dataclasses
 import hashlib
 import hmac
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import pkcs11
@@ -233,25 +233,12 @@ class Pkcs11KeyStore:
         if alg != algorithms.ES256:
             raise UnsupportedAlgorithm("the PKCS#11 store makes ES256 keys only")
         created = max([clock.epoch(), *(k.created_at + 1 for k in self.list_keys())])
-        with self._lock:
-            params = self._session.create_domain_parameters(
-                KeyType.EC,
-                {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
-                local=True,
-            )
-            public, private = params.generate_keypair(
-                store=True,
-                label=f"{self._prefix}{_PENDING}:{created}",
-                private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False},
-            )
-            key = _public_key(public)
-            jwk = public_jwk(key)
-            kid = thumbprint(jwk)
-            public[Attribute.ID] = kid.encode("ascii")
-            private[Attribute.ID] = kid.encode("ascii")
+        public, private, key = self._generate(f"{self._prefix}{_PENDING}:{created}")
+        jwk = public_jwk(key)
+        kid = thumbprint(jwk)
         if certify is not None:
             self.set_certificate_chain(kid, certify(key))
-        with self._lock:
+        with self._lock, _token_errors("to make the new key current"):
             public[Attribute.LABEL] = private[Attribute.LABEL] = f"{self._prefix}:{created}"
         return KeyInfo(kid=kid, alg=alg, public_jwk=jwk, created_at=created)
 
@@ -271,7 +258,7 @@ class Pkcs11KeyStore:
         if not chain:
             raise CryptoError("an empty certificate chain", code="hsm_error")
         serial = f"{chain[0].serial_number:x}"
-        with self._lock:
+        with self._lock, _token_errors("to store a certificate"):
             self._object(ObjectClass.PUBLIC_KEY, kid)
             old = self._certificates(kid)
             for position, cert in enumerate(chain):
@@ -310,6 +297,24 @@ class Pkcs11KeyStore:
 
     # --- internals -------------------------------------------------------------------
 
+    def _generate(self, label: str) -> tuple[Any, Any, ec.EllipticCurvePublicKey]:
+        """A P-256 pair made in the token under ``label`` (``CKA_ID`` = its key id), and
+        its public key."""
+        with self._lock, _token_errors("to make a key"):
+            params = self._session.create_domain_parameters(
+                KeyType.EC,
+                {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")},
+                local=True,
+            )
+            public, private = params.generate_keypair(
+                store=True,
+                label=label,
+                private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False},
+            )
+            key = _public_key(public)
+            public[Attribute.ID] = private[Attribute.ID] = thumbprint(public_jwk(key)).encode()
+        return public, private, key
+
     def _kind(self, obj: Any) -> str | None:
         """``""``, ``-retired``, ``-pending`` or ``-chain`` for this prefix; else None."""
         head = str(obj[Attribute.LABEL]).split(":", 1)[0]
@@ -345,6 +350,24 @@ class Pkcs11KeyStore:
         retired = int(parts[2]) if parts[0].endswith(_RETIRED) and len(parts) > 2 else None
         jwk = public_jwk(_public_key(public))
         return KeyInfo(thumbprint(jwk), algorithms.ES256, jwk, int(parts[1]), retired)
+
+
+@contextlib.contextmanager
+def _token_errors(doing: str) -> Iterator[None]:
+    """A token failing ``doing`` as one :class:`CryptoError` (``hsm_error``).
+
+    SoftHSM 2.6 can fail so, or hand back an empty attribute (a ``ValueError`` when it
+    is parsed), when another process searches the token at that moment (SoftHSMv2
+    issue 573). A rotation that fails before the relabelling leaves at most a pending
+    key, never listed, used or published; the current key is unchanged and the rotation
+    can be run again."""
+    try:
+        yield
+    except (pkcs11.PKCS11Error, ValueError) as exc:
+        raise CryptoError(
+            f"the HSM failed {doing} ({type(exc).__name__}); try again",
+            code="hsm_error",
+        ) from exc
 
 
 def _public_key(public: Any) -> ec.EllipticCurvePublicKey:
