@@ -7,7 +7,7 @@ import dataclasses
 from elicense.catalog.loader import load_catalog
 from elicense.catalog.model import Catalog
 from elicense.config import Settings, load_settings
-from elicense.issuance.keys import IssuerKeys, open_issuer_keys
+from elicense.issuance.keys import IssuerKeys, catalog_key_names, open_issuer_keys
 from elicense.storage import migrate
 from elicense.storage.db import Database
 from elicense.storage.sealing import Sealer
@@ -58,7 +58,5 @@ def with_issuance(runtime: Runtime) -> Runtime:
     runtime = with_catalog(runtime)
     catalog = runtime.catalog
     assert catalog is not None
-    keys = runtime.issuer_keys or open_issuer_keys(
-        runtime.settings, (t.authority.signing_key for t in catalog)
-    )
+    keys = runtime.issuer_keys or open_issuer_keys(runtime.settings, catalog_key_names(catalog))
     return dataclasses.replace(runtime, catalog=catalog, issuer_keys=keys)

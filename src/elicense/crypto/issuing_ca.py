@@ -8,13 +8,16 @@
 
 :meth:`IssuingCA.chain_for` is the ``certify`` argument of
 :meth:`~elicense.crypto.file_store.FileKeyStore.rotate`: every new signing key gets its
-document-signer chain before it becomes current.
+document-signer chain before it becomes current; :func:`rotate_certified` is that
+rotation and :func:`ca_anchors` reads the CA certificate back (``elicense keys`` and the
+server's file backend both use them).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from elicense.crypto import algorithms
 from elicense.crypto import x509 as chain
 from elicense.crypto.file_store import FileKeyStore
+from elicense.crypto.keystore import KeyInfo
 from elicense.errors import ConfigError
 
 CA_KEY = "ca.key.pem"
@@ -81,3 +85,15 @@ class IssuingCA:
             organization=self.organization,
         )
         return [leaf, self.cert]
+
+
+def rotate_certified(store: FileKeyStore, alg: str = algorithms.ES256) -> KeyInfo:
+    """A new current key in ``store``, certified by the CA saved beside it (if it has one)."""
+    ca = IssuingCA.load(store)
+    return store.rotate(alg, certify=ca.chain_for if ca else None)
+
+
+def ca_anchors(directory: Path) -> list[x509.Certificate]:
+    """The CA certificate saved in a store's ``directory`` (none when it has no CA)."""
+    path = directory / CA_CERT
+    return x509.load_pem_x509_certificates(path.read_bytes()) if path.exists() else []

@@ -136,6 +136,16 @@ def issue_document_signer(
     return _sign(builder, ca_key, ca_public)
 
 
+def issuer_url_of(cert: x509.Certificate) -> str | None:
+    """The issuer URL a document-signer certificate names (its first SAN URI), if any."""
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
+
+
 def _public_key_of(key: CertKey) -> algorithms.PublicKey:
     if isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
         return key.public_key()

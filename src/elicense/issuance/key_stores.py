@@ -15,6 +15,10 @@ issuing CA, and a cheap ``stamp`` that changes whenever the store does:
   on the token is used within a second. Keys are created under a lock file in
   ``keys_dir`` so that workers starting together make one CA, not several.
 
+Each backend also rotates an authority's key (certified by its issuing CA before it
+becomes current) and gives its CA certificate back, for ``elicense keys rotate|jwks|
+export-trust --authority``.
+
 Development only: when ``ELICENSE_KEY_PASSPHRASE`` is unset a passphrase is generated
 into ``<keys_dir>/.passphrase`` (0600) with a warning.
 """
@@ -22,6 +26,7 @@ into ``<keys_dir>/.passphrase`` (0600) with a warning.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -31,11 +36,15 @@ from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+from cryptography import x509
+
 from elicense.config import Settings, read_pin
+from elicense.crypto import algorithms
 from elicense.crypto.file_store import INDEX, FileKeyStore, stamp_is_settled
-from elicense.crypto.issuing_ca import IssuingCA
+from elicense.crypto.issuing_ca import IssuingCA, ca_anchors, rotate_certified
 from elicense.crypto.keystore import KeyInfo, Signer
 from elicense.crypto.pkcs11_store import Pkcs11KeyStore, Pkcs11Session
+from elicense.crypto.x509 import issuer_url_of
 from elicense.errors import ConfigError, CryptoError
 
 log = logging.getLogger("elicense.issuance.keys")
@@ -73,6 +82,14 @@ class KeyBackend(Protocol):
 
     def open(self, key_name: str) -> AuthorityStore: ...
 
+    def rotate(self, key_name: str, alg: str = algorithms.ES256) -> KeyInfo:
+        """A new current key for ``key_name``, certified by its issuing CA first."""
+        ...
+
+    def anchors(self, key_name: str) -> list[x509.Certificate]:
+        """The issuing-CA certificate of ``key_name`` (the verifiers' ``x5c`` anchor)."""
+        ...
+
     def settled(self, stamp: Hashable) -> bool:
         """Whether a later change is sure to change ``stamp`` (else re-read next time)."""
         ...
@@ -104,6 +121,12 @@ class FileBackend:
             ca.save(store)
             log.info("created issuer key store %s", key_name)
             return store
+
+    def rotate(self, key_name: str, alg: str = algorithms.ES256) -> KeyInfo:
+        return rotate_certified(self.open(key_name), alg)
+
+    def anchors(self, key_name: str) -> list[x509.Certificate]:
+        return ca_anchors(self.open(key_name).directory)
 
     def settled(self, stamp: Hashable) -> bool:
         assert isinstance(stamp, tuple)
@@ -155,6 +178,20 @@ class Pkcs11Backend:
                 store.rotate(certify=ca.chain_for)
                 log.info("created issuer key %s in the HSM", key_name)
         return store
+
+    def rotate(self, key_name: str, alg: str = algorithms.ES256) -> KeyInfo:
+        """A new key in the token, certified for the issuer URL that the current key's
+        certificate names (the file store keeps it in ``issuer.json``), so that an
+        operator's shell without the server's ``ELICENSE_PUBLIC_BASE_URL`` cannot change
+        it; the settings' URL only when the current key names none."""
+        store = self.open(key_name)
+        ca = self.issuing_ca(key_name)
+        chain = store.certificate_chain(store.current_signer().kid)
+        issuer = (issuer_url_of(chain[0]) if chain else None) or ca.issuer_url
+        return store.rotate(alg, certify=dataclasses.replace(ca, issuer_url=issuer).chain_for)
+
+    def anchors(self, key_name: str) -> list[x509.Certificate]:
+        return [self.issuing_ca(key_name).cert]
 
     def issuing_ca(self, key_name: str) -> IssuingCA:
         """The authority's issuing CA on the token (made if absent)."""

@@ -19,9 +19,13 @@ from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
+from elicense.catalog.model import Catalog
 from elicense.config import Settings
-from elicense.crypto.keystore import Signer
-from elicense.errors import KeyNotFound
+from elicense.crypto import algorithms
+from elicense.crypto.keystore import KeyInfo, Signer
+from elicense.errors import ConfigError, KeyNotFound
 from elicense.issuance.key_stores import (
     PASSPHRASE_ENV,
     AuthorityStore,
@@ -30,13 +34,20 @@ from elicense.issuance.key_stores import (
     open_backend,
 )
 
-__all__ = ["PASSPHRASE_ENV", "IssuerKeys", "open_issuer_keys"]
+__all__ = [
+    "PASSPHRASE_ENV",
+    "IssuerKeys",
+    "authority_key_name",
+    "catalog_key_names",
+    "open_issuer_keys",
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Current:
     """One authority's current signer and published keys, as of the store's ``stamp``
-    (last compared at ``checked_at``, a monotonic time)."""
+    (last compared at ``checked_at``, a monotonic time taken before the stamp was read:
+    a change made after ``checked_at + recheck_seconds`` is never hidden by it)."""
 
     stamp: Hashable
     signer: Signer
@@ -54,7 +65,9 @@ class IssuerKeys:
     (``elicense keys rotate``) or another object is used from the next signature on,
     without a restart; an index written within the last two seconds is not trusted to
     change its stamp on the next write (coarse mtimes), so it is re-read until it has
-    settled. For an HSM the stamp is looked up at most once a second.
+    settled. For an HSM the stamp is looked up at most once a second, so a rotation
+    made elsewhere is used by every signature that starts ``recheck_seconds`` after it
+    (``elicense keys rotate`` waits that long before it returns).
     """
 
     def __init__(
@@ -91,6 +104,23 @@ class IssuerKeys:
         """Every authority's published (non-retired) keys as one JWK Set."""
         return {"keys": [dict(k) for n in self.key_names for k in self._fresh(n).published]}
 
+    def rotate(self, key_name: str, alg: str = algorithms.ES256) -> KeyInfo:
+        """A new current key for ``key_name``, certified by the authority's issuing CA
+        before it becomes current; used by this object from its next signature."""
+        self.store(key_name)
+        info = self.backend.rotate(key_name, alg)
+        with self._reload_locks[key_name]:
+            self._current.pop(key_name, None)
+        return info
+
+    def anchors(self) -> list[x509.Certificate]:
+        """Every authority's issuing-CA certificate (the verifiers' ``x5c`` anchors)."""
+        anchors: list[x509.Certificate] = []
+        for name in self.key_names:
+            self.store(name)  # made if absent, as the server does
+            anchors.extend(self.backend.anchors(name))
+        return anchors
+
     def provision(self) -> None:
         """Open (creating when absent) every authority's store now rather than lazily."""
         for name in self.key_names:
@@ -109,9 +139,10 @@ class IssuerKeys:
             cached = self._current.get(key_name)
             if cached is not None and self._recently_checked(cached):
                 return cached  # another thread has just looked
+            checked_at = time.monotonic()
             stamp = store.stamp()  # before reading: a write after it changes the stamp
             if cached is not None and cached.settled and cached.stamp == stamp:
-                current = dataclasses.replace(cached, checked_at=time.monotonic())
+                current = dataclasses.replace(cached, checked_at=checked_at)
             else:
                 keys = store.list_keys()
                 current = _Current(
@@ -119,7 +150,7 @@ class IssuerKeys:
                     signer=store.current_signer(),
                     published=tuple(k.jwk() for k in keys if k.retired_at is None),
                     settled=self.backend.settled(stamp),
-                    checked_at=time.monotonic(),
+                    checked_at=checked_at,
                 )
             self._current[key_name] = current
             return current
@@ -143,3 +174,21 @@ def open_issuer_keys(settings: Settings, key_names: Iterable[str]) -> IssuerKeys
         issuer_url=settings.public_base_url,
         backend=open_backend(settings),
     )
+
+
+def catalog_key_names(catalog: Catalog) -> tuple[str, ...]:
+    """The issuer key names of the catalogue's authorities (``authority.signing_key``)."""
+    return tuple(sorted({t.authority.signing_key for t in catalog}))
+
+
+def authority_key_name(catalog: Catalog, authority: str) -> str:
+    """The key name of ``authority``, given as its catalogue ``id`` or its key name."""
+    names = {t.authority.id: t.authority.signing_key for t in catalog}
+    names.update((key, key) for key in catalog_key_names(catalog))
+    if authority not in names:
+        raise ConfigError(
+            f"no issuing authority {authority!r} in the catalogue; expected one of "
+            + ", ".join(sorted(names)),
+            code="authority_unknown",
+        )
+    return names[authority]
