@@ -18,6 +18,7 @@ from elicense.proofing import service as proofing
 from elicense.registry import resident_id
 from elicense.registry import service as registry
 from elicense.registry.types import Actor, PersonRecord, Role, Sex
+from elicense.runtime import Runtime
 from elicense.storage.sealing import Sealer
 
 with warnings.catch_warnings():
@@ -140,3 +141,19 @@ class Holder:
             "DPoP": dpop or self.dpop("/issuance/credential", access_token=access_token),
         }
         return self.client.post(url, json=body, headers=headers)
+
+
+def issue_marriage_license(runtime: Runtime, client: TestClient, holder: Holder) -> str:
+    """A marriage license issued over HTTP to a new couple's first spouse (the SD-JWT VC)."""
+    with runtime.db.transaction() as session:
+        a, _b, _marriage = married_couple(session, runtime.sealer)
+        vid = identity_check(session, runtime.sealer, a.id)
+    body = {"verified_identity_id": vid, "credential_configuration_ids": ["marriage_license"]}
+    offer = client.post("/issuance/offers", json=body)
+    assert offer.status_code == 201, offer.text
+    token = holder.token(offer.json()["credential_offer"])
+    proof = {"jwt": [holder.proof(holder.nonce())]}
+    request = {"credential_configuration_id": "marriage_license", "proofs": proof}
+    response = holder.credential_response(token, request)
+    assert response.status_code == 200, response.text
+    return str(response.json()["credentials"][0]["credential"])

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from issuance_helpers import BASE_URL, Holder, TestClient, identity_check, married_couple
+from issuance_helpers import BASE_URL, Holder, TestClient, issue_marriage_license
 
 from elicense.catalog.model import Catalog
 from elicense.config import load_settings
@@ -47,25 +47,10 @@ def _token_kids(keys: IssuerKeys, name: str) -> set[str]:
     return {k.kid for k in Pkcs11KeyStore.on(keys.backend.session, prefix=name).list_keys()}
 
 
-def _issue(runtime: Runtime, client: TestClient, holder: Holder) -> str:
-    with runtime.db.transaction() as session:
-        a, _b, _marriage = married_couple(session, runtime.sealer)
-        vid = identity_check(session, runtime.sealer, a.id)
-    body = {"verified_identity_id": vid, "credential_configuration_ids": ["marriage_license"]}
-    offer = client.post("/issuance/offers", json=body)
-    assert offer.status_code == 201, offer.text
-    token = holder.token(offer.json()["credential_offer"])
-    proof = {"jwt": [holder.proof(holder.nonce())]}
-    request = {"credential_configuration_id": "marriage_license", "proofs": proof}
-    response = holder.credential_response(token, request)
-    assert response.status_code == 200, response.text
-    return str(response.json()["credentials"][0]["credential"])
-
-
 def test_marriage_license_signed_in_the_hsm_verifies_with_the_published_trust(
     runtime: Runtime, client: TestClient, holder: Holder, issuer_keys: IssuerKeys
 ) -> None:
-    credential = _issue(runtime, client, holder)
+    credential = issue_marriage_license(runtime, client, holder)
     published = client.get("/.well-known/jwks.json").json()["keys"]
     trust = single_issuer(BASE_URL, published, algs=["ES256"])
     verified = verify_credential(credential, trust=trust, policy=CredentialPolicy())
@@ -94,7 +79,7 @@ def test_a_credential_does_not_verify_with_another_issuers_keys(
     runtime: Runtime, client: TestClient, holder: Holder
 ) -> None:
     """The same kid bound to a key outside the token: the HSM's signature must not pass."""
-    credential = _issue(runtime, client, holder)
+    credential = issue_marriage_license(runtime, client, holder)
     kid = jws.decode_compact(credential.split("~")[0]).header["kid"]
     stranger = LocalSigner(chain.create_issuing_ca("Stranger CA")[0])
     trust = single_issuer(BASE_URL, [{**stranger.public_jwk, "kid": kid}])
