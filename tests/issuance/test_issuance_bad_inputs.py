@@ -113,6 +113,20 @@ def test_dpop_jti_replayed(runtime: Runtime, client: TestClient, holder: Holder)
     assert second.headers["WWW-Authenticate"].startswith("DPoP ")
 
 
+def test_dpop_jti_replayed_at_the_token_endpoint_burns_no_code(
+    runtime: Runtime, client: TestClient, holder: Holder
+) -> None:
+    """A DPoP proof replayed with another live code is refused, and that code stays
+    unredeemed (the redemption is undone with the proof id's insert)."""
+    first, _ = offer_for(runtime, client)
+    second, _ = offer_for(runtime, client)
+    dpop = holder.dpop("/issuance/token")
+    assert holder.token_response(code_of(first), dpop=dpop).status_code == 200
+    replayed = holder.token_response(code_of(second), dpop=dpop)
+    assert_error(replayed, 400, "invalid_dpop_proof", "dpop_replay")
+    assert holder.token_response(code_of(second)).status_code == 200  # a fresh proof
+
+
 def test_dpop_key_not_matching_token(runtime: Runtime, client: TestClient, holder: Holder) -> None:
     token, _ = ready(runtime, client, holder)
     dpop = holder.dpop("/issuance/credential", access_token=token, key=new_key())

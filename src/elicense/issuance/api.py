@@ -34,7 +34,7 @@ from elicense.issuance import metadata, service
 from elicense.issuance.jwt_proofs import DpopProof, verify_dpop
 from elicense.issuance.keys import IssuerKeys
 from elicense.issuance.service import IssuerContext
-from elicense.issuance.store import IssuanceTx
+from elicense.issuance.store import IssuanceTx, token_in_one_statement
 from elicense.runtime import Runtime
 from elicense.status import service as status_service
 from elicense.status.service import NeedOpenList
@@ -255,7 +255,9 @@ def _token(
     )
     grant_type, code = form.get("grant_type"), form.get("pre-authorized_code")
     granted: service.GrantedToken | IssuanceError | None
-    with _hot_transaction(runtime) as tx:
+    # one statement where the database can (no transaction around it), else three in one
+    one_statement = token_in_one_statement(runtime.db.engine.dialect)
+    with _hot_transaction(runtime, write=not one_statement) as tx:
         granted = service.redeem_fast(tx, grant_type=grant_type, code=code, dpop=proof)
     if granted is None:  # a transaction code, or an error to explain: the checking path
         with runtime.db.transaction() as session:

@@ -45,7 +45,7 @@ from elicense.issuance import claims as claim_source
 from elicense.issuance.formats import CredentialInput, format_for
 from elicense.issuance.jwt_proofs import MAX_AGE_SECONDS, DpopProof, KeyProof, verify_key_proof
 from elicense.issuance.models import AccessToken, DpopJti, IssuedCredential, Nonce, Offer
-from elicense.issuance.store import CredentialRow, IssuanceTx
+from elicense.issuance.store import CredentialRow, IssuanceTx, Redeemed
 from elicense.proofing import service as proofing
 from elicense.status.service import SignerSource
 from elicense.storage.sealing import Sealer
@@ -223,6 +223,8 @@ def redeem_fast(
     if grant_type != PRE_AUTHORIZED_GRANT or not code:
         return None
     now = clock.now()
+    if tx.token_in_one_statement:
+        return _redeem_in_one_statement(tx, sha256_hex(code), dpop, now)
     redeemed = tx.redeem(sha256_hex(code), now)
     if redeemed is None:
         return None
@@ -231,6 +233,28 @@ def redeem_fast(
     token, values = _token_row(*redeemed, dpop=dpop, now=now)
     tx.insert_token(values)
     return token
+
+
+def _redeem_in_one_statement(
+    tx: IssuanceTx, code_hash: str, dpop: DpopProof, now: dt.datetime
+) -> GrantedToken | None:
+    """:func:`redeem_fast`'s three statements as one (see :mod:`.store`)."""
+    token, values = _new_token(dpop, now)  # the offer's fields come from the statement
+    jti_hash, jti_expires_at = _jti_row(dpop)
+    redeemed = tx.redeem_to_token(
+        {
+            "code_hash": code_hash,
+            "now": now,
+            "jti_hash": jti_hash,
+            "jti_expires_at": jti_expires_at,
+            "token_hash": values["token_hash"],
+            "dpop_jkt": values["dpop_jkt"],
+            "token_expires_at": values["expires_at"],
+        }
+    )
+    if redeemed is Redeemed.REPLAY:
+        raise _dpop_replay()
+    return token if redeemed is Redeemed.ISSUED else None
 
 
 def redeem_pre_authorized_code(
@@ -292,12 +316,19 @@ def _token_row(
     dpop: DpopProof,
     now: dt.datetime,
 ) -> tuple[GrantedToken, dict[str, Any]]:
-    token = ids.secret_token()
-    values = {
-        "token_hash": sha256_hex(token),
+    token, values = _new_token(dpop, now)
+    return token, values | {
         "offer_id": offer_id,
         "person_id": person_id,
         "configuration_ids": configuration_ids,
+    }
+
+
+def _new_token(dpop: DpopProof, now: dt.datetime) -> tuple[GrantedToken, dict[str, Any]]:
+    """A fresh access token and its row's own fields (the offer's fields come apart)."""
+    token = ids.secret_token()
+    values = {
+        "token_hash": sha256_hex(token),
         "dpop_jkt": dpop.jkt,
         "created_at": now,
         "expires_at": now + TOKEN_TTL,

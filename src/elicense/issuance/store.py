@@ -12,15 +12,20 @@ without its per-execution machinery) in the caller's transaction
 Single use is the database's: a conditional ``UPDATE`` for codes and nonces, a primary
 key for DPoP proof ids. The rare paths (transaction codes, error explanations, opening a
 status list) stay on the ORM in :mod:`elicense.issuance.service`.
+
+On PostgreSQL, where every statement is a network round trip, the token endpoint's three
+statements are one (:meth:`IssuanceTx.redeem_to_token`, run outside a transaction:
+atomic on its own), so a token costs one round trip instead of five.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
@@ -64,20 +69,73 @@ def _keys(model: Any) -> tuple[str, ...]:
     return tuple(c.key for c in model.__table__.columns)
 
 
+_REDEEM = (
+    update(Offer)
+    .where(
+        Offer.code_hash == bindparam("code_hash"),
+        Offer.redeemed_at.is_(None),
+        Offer.tx_code_hash.is_(None),
+        Offer.expires_at > bindparam("now"),
+    )
+    .values(redeemed_at=bindparam("now"), code_sealed=None)
+    .returning(Offer.id, Offer.person_id, Offer.configuration_ids)
+)
+_JTI_KEY = "pk_issuance_dpop_jtis"  # a replayed DPoP proof id violates it
+
+
+def _redeem_to_token() -> Insert:
+    """:data:`_REDEEM`, the DPoP proof id and the access token as one statement (for a
+    database whose statements can update and insert at once): the redeemed offer in a
+    CTE, the proof id inserted from it (a replay violates :data:`_JTI_KEY`, which undoes
+    the whole statement), the token from both; it returns a row exactly when a live
+    offer was redeemed and the token stored."""
+    redeemed = _REDEEM.cte("redeemed")
+    jti = (
+        insert(DpopJti)
+        .from_select(
+            ["jti_hash", "expires_at"],
+            select(
+                _typed("jti_hash", DpopJti), _typed("jti_expires_at", DpopJti, "expires_at")
+            ).select_from(redeemed),
+        )
+        .returning(DpopJti.jti_hash)
+        .cte("jti")
+    )
+    columns = ("token_hash", "offer_id", "person_id", "configuration_ids", "dpop_jkt")
+    token = select(
+        _typed("token_hash", AccessToken),
+        redeemed.c.id,
+        redeemed.c.person_id,
+        redeemed.c.configuration_ids,
+        _typed("dpop_jkt", AccessToken),
+        _typed("now", AccessToken, "created_at"),
+        _typed("token_expires_at", AccessToken, "expires_at"),
+    ).select_from(redeemed, jti)
+    return (
+        insert(AccessToken)
+        .from_select([*columns, "created_at", "expires_at"], token)
+        .returning(AccessToken.token_hash)
+    )
+
+
+def _typed(name: str, model: Any, column: str | None = None) -> Any:
+    return bindparam(name, type_=model.__table__.c[column or name].type)
+
+
+class Redeemed(enum.Enum):
+    """What :meth:`IssuanceTx.redeem_to_token` did."""
+
+    ISSUED = "issued"  # the offer is redeemed, the proof id recorded, the token stored
+    NO_OFFER = "no_offer"  # no live offer without a transaction code: nothing written
+    REPLAY = "replay"  # the DPoP proof id was seen before: nothing written
+
+
 class _Statements:
     def __init__(self, dialect: Dialect) -> None:
         dml = postgresql if dialect.name == "postgresql" else sqlite
-        self.redeem = Prepared.compile(
-            update(Offer)
-            .where(
-                Offer.code_hash == bindparam("code_hash"),
-                Offer.redeemed_at.is_(None),
-                Offer.tx_code_hash.is_(None),
-                Offer.expires_at > bindparam("now"),
-            )
-            .values(redeemed_at=bindparam("now"), code_sealed=None)
-            .returning(Offer.id, Offer.person_id, Offer.configuration_ids),
-            dialect,
+        self.redeem = Prepared.compile(_REDEEM, dialect)
+        self.redeem_to_token = (
+            Prepared.compile(_redeem_to_token(), dialect) if dialect.name == "postgresql" else None
         )
         self.insert_jti = Prepared.compile(
             dml.insert(DpopJti).on_conflict_do_nothing(), dialect, _keys(DpopJti)
@@ -118,6 +176,12 @@ class _Statements:
 _statements = PerDialect(_Statements)
 
 
+def token_in_one_statement(dialect: Dialect) -> bool:
+    """Whether the token endpoint's writes run as one statement
+    (:meth:`IssuanceTx.redeem_to_token`, no transaction) rather than three in one."""
+    return _statements(dialect).redeem_to_token is not None
+
+
 class IssuanceTx:
     """One transaction of the issuer's hot path (see the module docstring)."""
 
@@ -125,6 +189,24 @@ class IssuanceTx:
         self.cursor = cursor
         self.statements = _statements(dialect)
         self.registry = CursorReader(cursor, dialect, sealer)
+        self._integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
+        #: the token endpoint's writes are one statement here (:meth:`redeem_to_token`)
+        self.token_in_one_statement = self.statements.redeem_to_token is not None
+
+    def redeem_to_token(self, values: dict[str, Any]) -> Redeemed:
+        """:meth:`redeem`, :meth:`record_jti` and :meth:`insert_token` as one statement,
+        outside any transaction (only where :attr:`token_in_one_statement`). ``values``:
+        ``code_hash``, ``now``, ``jti_hash``, ``jti_expires_at`` and the token's
+        ``token_hash``, ``dpop_jkt``, ``token_expires_at``."""
+        statement = self.statements.redeem_to_token
+        assert statement is not None, "only where token_in_one_statement"
+        try:
+            row = statement.one_or_none(self.cursor, values)
+        except self._integrity_error as exc:
+            if getattr(getattr(exc, "diag", None), "constraint_name", None) == _JTI_KEY:
+                return Redeemed.REPLAY
+            raise
+        return Redeemed.NO_OFFER if row is None else Redeemed.ISSUED
 
     def redeem(self, code_hash: str, now: dt.datetime) -> tuple[str, str, list[str]] | None:
         """Mark a live offer without transaction code redeemed: (offer, person, types)."""

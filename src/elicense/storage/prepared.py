@@ -137,10 +137,15 @@ class PerDialect(Generic[_S]):
 @contextlib.contextmanager
 def driver_cursor(engine: Engine, *, write: bool) -> Iterator[Any]:
     """A DBAPI cursor on a pooled connection: committed on success, rolled back on
-    error (see the module docstring for how the transaction opens)."""
+    error (see the module docstring for how the transaction opens). ``write=False``:
+    every statement commits on its own, on every backend (reads, or one
+    self-contained write: one round trip on a networked database)."""
     dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.OperationalError
+    autocommit = not write and engine.dialect.name != "sqlite"  # SQLite's already is
     connection = _connect(engine)
     try:
+        if autocommit:
+            connection.dbapi_connection.autocommit = True
         cursor = connection.cursor()
         try:
             if write and engine.dialect.name == "sqlite":
@@ -155,7 +160,19 @@ def driver_cursor(engine: Engine, *, write: bool) -> Iterator[Any]:
     except dbapi_error as exc:
         raise StorageError(f"database error: {_first_line(exc)}") from None
     finally:
+        if autocommit:
+            _leave_autocommit(connection)
         connection.close()
+
+
+def _leave_autocommit(connection: Any) -> None:
+    """Back out of autocommit before the pool has the connection again (its users
+    expect transactions); a connection that cannot is discarded instead."""
+    try:
+        connection.rollback()
+        connection.dbapi_connection.autocommit = False
+    except Exception:  # noqa: BLE001 - broken: the pool must not hand it out again
+        connection.invalidate()
 
 
 _SQLITE_BUSY = 5  # SQLite's primary result code for a lock held by another connection
@@ -186,11 +203,7 @@ class DriverConnection:
         """Back to the pool as it came (which rolls back anything left open); a
         connection that cannot leave autocommit mode is discarded instead."""
         if not self._sqlite:
-            try:
-                self.connection.rollback()
-                self.connection.dbapi_connection.autocommit = False
-            except Exception:  # noqa: BLE001 - broken: the pool must not hand it out again
-                self.connection.invalidate()
+            _leave_autocommit(self.connection)
         self.connection.close()
 
     @contextlib.contextmanager
