@@ -122,8 +122,9 @@ def test_one_statement_commits_on_its_own(fresh_db: Database) -> None:
 
 
 def test_the_pool_gets_the_connection_back_as_it_came(fresh_db: Database) -> None:
-    """After a driver connection (autocommit while checked out on PostgreSQL), the
-    engine's own transactions still roll back as a whole."""
+    """After a driver connection or an autocommit driver cursor (autocommit while
+    checked out on PostgreSQL), the engine's own transactions still roll back as a
+    whole."""
     with fresh_db.engine.begin() as conn:
         conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
     for _ in range(3):  # every pooled connection has been through a driver connection
@@ -131,6 +132,8 @@ def test_the_pool_gets_the_connection_back_as_it_came(fresh_db: Database) -> Non
             driver_connection(fresh_db.engine) as connection,
             connection.transaction(write=False) as cursor,
         ):
+            cursor.execute("SELECT count(*) FROM scratch")
+        with driver_cursor(fresh_db.engine, write=False) as cursor:
             cursor.execute("SELECT count(*) FROM scratch")
     with pytest.raises(RuntimeError):
         _insert_with_the_engine_then_fail(fresh_db)
