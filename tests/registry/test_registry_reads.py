@@ -61,17 +61,26 @@ def test_current_marriage_through_marriage_divorce_and_remarriage(
     office = make.office()
     a, b = make.couple()
     assert _same(readers, "current_marriage", a.id) is None
+    assert _same(readers, "marriage_of", a.id) is None
     first = service.register_marriage(session, office_code=office.code, spouse_ids=(a.id, b.id))
     session.flush()
     assert _same(readers, "current_marriage", a.id) == first
     assert _same(readers, "office_name", office.code) == office.name
+    for holder, spouse in ((a, b), (b, a)):  # each spouse is the holder of their own
+        found = _same(readers, "marriage_of", holder.id)
+        assert (found.marriage, found.office_name) == (first, office.name)
+        assert (found.holder.id, found.spouse.id) == (holder.id, spouse.id)
+        assert found.spouse.id_number == spouse.id_number  # unsealed, as person() does
     service.dissolve_marriage(session, first.id, office_code=office.code)
     session.flush()
     assert _same(readers, "current_marriage", b.id) is None
+    assert _same(readers, "marriage_of", b.id) is None
     c = make.person(name_zh="赵敏", name_latin="Zhao Min")
     second = service.register_marriage(session, office_code=office.code, spouse_ids=(a.id, c.id))
     session.flush()
     assert _same(readers, "current_marriage", a.id) == second
+    assert _same(readers, "marriage_of", a.id).spouse.name_zh == "赵敏"
+    assert _same(readers, "marriage_of", "p_nobody") is None
 
 
 def test_health_enrolment_and_travel_permit(make: Factory, session: Session, readers: Any) -> None:

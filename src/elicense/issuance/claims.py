@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from elicense.catalog.model import Claim, ClaimType, CredentialType, SourceKind
 from elicense.errors import CredentialRequestDenied
 from elicense.registry.reads import RegistryReader, SessionReader
-from elicense.registry.types import MaritalState
+from elicense.registry.types import MaritalState, PersonRecord
 from elicense.storage.sealing import Sealer
 
 Fields = dict[str, dict[str, Any]]
@@ -47,31 +47,32 @@ def source_from(
     reader: RegistryReader, credential_type: CredentialType, person_id: str
 ) -> SourceRecord:
     """The record ``person_id``'s credential of ``credential_type`` derives from, or deny."""
-    holder = _person(reader, person_id)
     kind = credential_type.source
+    if kind is SourceKind.MARRIAGE:  # the holder comes with the marriage (one read)
+        return _marriage(reader, person_id)
+    holder = _person(reader, person_id)
     if kind is SourceKind.PERSON:
         return SourceRecord(person_id, holder)
-    if kind is SourceKind.MARRIAGE:
-        return _marriage(reader, person_id, holder)
     if kind is SourceKind.HEALTH_ENROLLMENT:
         return _health(reader, person_id, holder)
     return _travel(reader, person_id, holder)
 
 
-def _marriage(reader: RegistryReader, person_id: str, holder: Fields) -> SourceRecord:
-    marriage = reader.current_marriage(person_id)
-    if marriage is None:
+def _marriage(reader: RegistryReader, person_id: str) -> SourceRecord:
+    found = reader.marriage_of(person_id)
+    if found is None:
+        reader.person(person_id)  # an unknown person is refused as such
         raise CredentialRequestDenied("the person is not married", code="not_married")
-    spouse_id = next(s for s in marriage.spouse_ids if s != person_id)
+    marriage = found.marriage
     fields: Fields = {
-        "holder": holder["holder"],
-        "spouse": _person(reader, spouse_id)["holder"],
+        "holder": _holder(found.holder),
+        "spouse": _holder(found.spouse),
         "marriage": {
             "certificate_number": marriage.certificate_number,
             "registered_on": marriage.registration_date,
             "status": MaritalState.MARRIED.value,
         },
-        "office": {"name": reader.office_name(marriage.office_code)},
+        "office": {"name": found.office_name},
     }
     return SourceRecord(marriage.id, fields)
 
@@ -113,17 +114,18 @@ def _travel(reader: RegistryReader, person_id: str, holder: Fields) -> SourceRec
 
 
 def _person(reader: RegistryReader, person_id: str) -> Fields:
-    person = reader.person(person_id)
+    return {"holder": _holder(reader.person(person_id))}
+
+
+def _holder(person: PersonRecord) -> dict[str, Any]:
     return {
-        "holder": {
-            "name_zh": person.name_zh,
-            "name_latin": person.name_latin,
-            "sex": person.sex,
-            "birth_date": person.birth_date,
-            "nationality": person.nationality,
-            "id_number": person.id_number,
-            "household_region": person.household_region,
-        }
+        "name_zh": person.name_zh,
+        "name_latin": person.name_latin,
+        "sex": person.sex,
+        "birth_date": person.birth_date,
+        "nationality": person.nationality,
+        "id_number": person.id_number,
+        "household_region": person.household_region,
     }
 
 

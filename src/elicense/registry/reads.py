@@ -13,11 +13,12 @@ claims derive from either the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
 
@@ -38,10 +39,25 @@ from elicense.storage.prepared import PerDialect, Prepared
 from elicense.storage.sealing import Sealer
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class MarriageOf:
+    """A person's current marriage with everything a marriage license names."""
+
+    holder: PersonRecord
+    marriage: MarriageRecord
+    spouse: PersonRecord
+    office_name: str
+
+
 class RegistryReader(Protocol):
     def person(self, person_id: str) -> PersonRecord: ...
 
     def current_marriage(self, person_id: str) -> MarriageRecord | None: ...
+
+    def marriage_of(self, person_id: str) -> MarriageOf | None:
+        """The current marriage with both spouses and the office's name (``None``: not
+        married, or no such person)."""
+        ...
 
     def office_name(self, code: str) -> str: ...
 
@@ -62,6 +78,21 @@ class SessionReader:
     def current_marriage(self, person_id: str) -> MarriageRecord | None:
         return marriages.marital_status(self.session, person_id).current
 
+    def marriage_of(self, person_id: str) -> MarriageOf | None:
+        try:
+            marriage = self.current_marriage(person_id)
+        except NotFound:  # no such person: ``None``, as the one-statement reader says
+            return None
+        if marriage is None:
+            return None
+        spouse_id = _other(marriage, person_id)
+        return MarriageOf(
+            self.person(person_id),
+            marriage,
+            self.person(spouse_id),
+            self.office_name(marriage.office_code),
+        )
+
     def office_name(self, code: str) -> str:
         return offices.get_office(self.session, code).name
 
@@ -70,6 +101,10 @@ class SessionReader:
 
     def active_travel_permit(self, person_id: str) -> TravelPermitRecord | None:
         return travel.active_travel_permit(self.session, person_id)
+
+
+def _other(marriage: MarriageRecord, person_id: str) -> str:
+    return next(s for s in marriage.spouse_ids if s != person_id)
 
 
 class _Query:
@@ -115,6 +150,20 @@ class _Statements:
             dialect,
         )
         self.office = _Query(select(Office.name).where(Office.code == _param("code")), dialect)
+        # the current marriage, its office's name and both spouses, one row per spouse
+        self.marriage_of = _Query(
+            select(
+                *(c.label(_MARRIAGE + c.key) for c in _columns(Marriage)),
+                Office.name.label("office_name"),
+                *person_columns,
+                has_template,
+            )
+            .join(ActiveUnion, ActiveUnion.marriage_id == Marriage.id)
+            .join(Office, Office.code == Marriage.office_code)
+            .join(Person, or_(Person.id == Marriage.spouse_a_id, Person.id == Marriage.spouse_b_id))
+            .where(ActiveUnion.person_id == _param("person_id"), Marriage.dissolved_on.is_(None)),
+            dialect,
+        )
         self.health = _Query(
             select(*_columns(HealthEnrollment))
             .where(
@@ -139,6 +188,9 @@ def _param(name: str) -> Any:
     return bindparam(name)
 
 
+_MARRIAGE = "marriage__"  # the marriage's columns in :attr:`_Statements.marriage_of`
+
+
 _statements = PerDialect(_Statements)
 
 
@@ -158,6 +210,20 @@ class CursorReader:
     def current_marriage(self, person_id: str) -> MarriageRecord | None:
         row = self.statements.marriage.one(self.cursor, {"person_id": person_id})
         return None if row is None else marriages.to_record(cast(Marriage, row))
+
+    def marriage_of(self, person_id: str) -> MarriageOf | None:
+        rows = self.statements.marriage_of.rows(self.cursor, {"person_id": person_id})
+        if not rows:
+            return None
+        first = vars(rows[0])
+        marriage = types.SimpleNamespace(
+            **{k[len(_MARRIAGE) :]: v for k, v in first.items() if k.startswith(_MARRIAGE)}
+        )
+        record = marriages.to_record(cast(Marriage, marriage))
+        people = {row.id: persons.to_record(cast(Person, row), self.sealer) for row in rows}
+        return MarriageOf(
+            people[person_id], record, people[_other(record, person_id)], str(first["office_name"])
+        )
 
     def office_name(self, code: str) -> str:
         row = self.statements.office.one(self.cursor, {"code": code})
