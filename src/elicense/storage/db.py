@@ -8,13 +8,14 @@ with a clear message (never a driver stack trace).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from elicense.errors import StorageError
@@ -52,7 +53,40 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkout", _ping_if_idle(engine.dialect))
+    event.listen(engine, "checkin", _note_checkin)
+    return engine
+
+
+#: A pooled connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any) -> Callable[[Any, Any, Any], None]:
+    """SQLAlchemy's ``pool_pre_ping``, but only for a connection that sat idle: a server
+    restart, a proxy's idle timeout or a cut link is found before a request uses it (the
+    pool then connects afresh), while a busy worker's connections, used again within
+    milliseconds, skip the round trip (as much client CPU as a whole statement). A
+    connection that breaks while in use fails that request, as it would have anyway, and
+    the pool discards it when its reset on return fails."""
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get("checked_in")
+        if checked_in is not None and time.monotonic() - checked_in <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure of the ping: connect afresh
+            raise DisconnectionError(f"stale connection: {type(exc).__name__}") from exc
+        if not alive:
+            raise DisconnectionError("stale connection")
+
+    return checkout
 
 
 class Database:
