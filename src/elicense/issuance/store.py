@@ -191,7 +191,7 @@ class IssuanceTx:
         self.registry = CursorReader(cursor, dialect, sealer)
         self._integrity_error: type[Exception] = dialect.loaded_dbapi.IntegrityError
         #: the token endpoint's writes are one statement here (:meth:`redeem_to_token`)
-        self.token_in_one_statement = self.statements.redeem_to_token is not None
+        self.token_in_one_statement = token_in_one_statement(dialect)
 
     def redeem_to_token(self, values: dict[str, Any]) -> Redeemed:
         """:meth:`redeem`, :meth:`record_jti` and :meth:`insert_token` as one statement,
