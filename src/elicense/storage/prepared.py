@@ -216,8 +216,8 @@ class DriverConnection:
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool, wait: bool = True) -> Iterator[Any]:
-        """A cursor: committed on success, rolled back on error (a read is autocommit
-        on SQLite; see the module docstring). ``wait=False``: :class:`WriteLockBusy`
+        """A cursor: committed on success, rolled back on error (a read is one
+        autocommit statement; see the module docstring). ``wait=False``: :class:`WriteLockBusy`
         if SQLite's write lock is taken. Driver errors are the driver's (see
         :meth:`storage_errors`)."""
         cursor = self.connection.cursor()
