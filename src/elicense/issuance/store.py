@@ -33,7 +33,7 @@ from elicense.issuance.models import AccessToken, DpopJti, IssuedCredential, Non
 from elicense.registry.reads import CursorReader
 from elicense.status.check import StatusReference
 from elicense.status.service import PreparedAllocator
-from elicense.storage.prepared import PerDialect, Prepared
+from elicense.storage.prepared import PerDialect, Prepared, writes_in_one_statement
 from elicense.storage.sealing import Sealer
 
 _CREDENTIAL_COLUMNS = tuple(c.key for c in IssuedCredential.__table__.columns)
@@ -84,8 +84,8 @@ _JTI_KEY = "pk_issuance_dpop_jtis"  # a replayed DPoP proof id violates it
 
 
 def _redeem_to_token() -> Insert:
-    """:data:`_REDEEM`, the DPoP proof id and the access token as one statement (for a
-    database whose statements can update and insert at once): the redeemed offer in a
+    """:data:`_REDEEM`, the DPoP proof id and the access token as one statement (where
+    :func:`~elicense.storage.prepared.writes_in_one_statement`): the redeemed offer in a
     CTE, the proof id inserted from it (a replay violates :data:`_JTI_KEY`, which undoes
     the whole statement), the token from both; it returns a row exactly when a live
     offer was redeemed and the token stored."""
@@ -135,7 +135,9 @@ class _Statements:
         dml = postgresql if dialect.name == "postgresql" else sqlite
         self.redeem = Prepared.compile(_REDEEM, dialect)
         self.redeem_to_token = (
-            Prepared.compile(_redeem_to_token(), dialect) if dialect.name == "postgresql" else None
+            Prepared.compile(_redeem_to_token(), dialect)
+            if writes_in_one_statement(dialect)
+            else None
         )
         self.insert_jti = Prepared.compile(
             dml.insert(DpopJti).on_conflict_do_nothing(), dialect, _keys(DpopJti)

@@ -273,6 +273,13 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
         connection.close()
 
 
+def writes_in_one_statement(dialect: Dialect) -> bool:
+    """Whether one statement can update and insert at once (data-modifying statements
+    in ``WITH``, as PostgreSQL has; SQLite has not): where it can, a hot path's writes
+    are one round trip, atomic on their own."""
+    return dialect.name == "postgresql"
+
+
 def _connect(engine: Engine) -> Any:
     """A pooled DBAPI connection, or :class:`~elicense.errors.StorageError`."""
     try:

@@ -452,8 +452,9 @@ class _Statements:
     record: prepared.Prepared
     history: prepared.Prepared
     delivery: prepared.Prepared
-    # Where a statement can update and insert at once (PostgreSQL): the whole record
-    # as one statement, one round trip (see record_many_on), without and with delivery.
+    # Where one statement can update and insert (prepared.writes_in_one_statement): the
+    # whole record as one statement, one round trip (see record_many_on), without and
+    # with delivery.
     claim: tuple[prepared.Prepared, prepared.Prepared] | None
 
 
@@ -461,7 +462,7 @@ class _Statements:
 def _statements(dialect: Dialect) -> _Statements:
     """The response path's statements, compiled once per dialect."""
     claim = None
-    if dialect.name == "postgresql":
+    if prepared.writes_in_one_statement(dialect):
         claim = (
             prepared.Prepared.compile(_claim(False), dialect),
             prepared.Prepared.compile(_claim(True), dialect),
