@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -154,15 +155,6 @@ def _backend_pid(db: Database) -> int:
         return int(cursor.fetchone()[0])
 
 
-def _terminate(db: Database, pid: int) -> None:
-    admin = Database(db.url)  # a connection of its own, outside the pool under test
-    try:
-        with admin.engine.connect() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    finally:
-        admin.dispose()
-
-
 # a server whose connections can be cut: PostgreSQL only
 _POSTGRES_ONLY = pytest.mark.parametrize(
     "fresh_db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
@@ -170,11 +162,13 @@ _POSTGRES_ONLY = pytest.mark.parametrize(
 
 
 @_POSTGRES_ONLY
-def test_an_idle_connection_cut_by_the_server_is_replaced_before_use(fresh_db: Database) -> None:
+def test_an_idle_connection_cut_by_the_server_is_replaced_before_use(
+    fresh_db: Database, terminate: Callable[[Database, int], None]
+) -> None:
     """A pooled connection idle longer than PING_AFTER_IDLE_SECONDS is pinged on
     check-out; a dead one is replaced and the caller never sees it."""
     pid = _backend_pid(fresh_db)
-    _terminate(fresh_db, pid)
+    terminate(fresh_db, pid)
     time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
     assert _backend_pid(fresh_db) != pid  # a fresh connection, no error
     with driver_connection(fresh_db.engine) as connection, connection.statement() as cursor:
@@ -183,17 +177,17 @@ def test_an_idle_connection_cut_by_the_server_is_replaced_before_use(fresh_db: D
 
 @_POSTGRES_ONLY
 def test_a_busy_connection_cut_by_the_server_fails_once_and_is_discarded(
-    fresh_db: Database,
+    fresh_db: Database, terminate: Callable[[Database, int], None]
 ) -> None:
     """Used again at once, a connection is not pinged: the request it serves fails with
     a StorageError (as one in flight would), and the pool never hands it out again."""
     pid = _backend_pid(fresh_db)
-    _terminate(fresh_db, pid)
+    terminate(fresh_db, pid)
     with pytest.raises(StorageError), driver_cursor(fresh_db.engine, write=False) as cursor:
         cursor.execute("SELECT 1")
     assert _backend_pid(fresh_db) != pid
     pid = _backend_pid(fresh_db)
-    _terminate(fresh_db, pid)
+    terminate(fresh_db, pid)
     with (
         pytest.raises(StorageError),
         driver_connection(fresh_db.engine) as connection,

@@ -105,19 +105,29 @@ class Prepared:
         cursor.execute(self.sql, self.parameters(values))
         return cursor
 
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        """A driver row, each value converted as Core converts it."""
+        return tuple(p(v) if p is not None else v for p, v in zip(self.results, raw, strict=True))
+
     def all(self, cursor: Any, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row, each value converted as Core converts it."""
-        results = self.results
-        return [
-            tuple(p(v) if p is not None else v for p, v in zip(results, row, strict=True))
-            for row in self.execute(cursor, values).fetchall()
-        ]
+        """Every row, converted (:meth:`row`)."""
+        return [self.row(raw) for raw in self.execute(cursor, values).fetchall()]
 
     def one_or_none(self, cursor: Any, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        row = self.execute(cursor, values).fetchone()
-        if row is None:
-            return None
-        return tuple(p(v) if p is not None else v for p, v in zip(self.results, row, strict=True))
+        raw = self.execute(cursor, values).fetchone()
+        return None if raw is None else self.row(raw)
+
+    # The same on an asynchronous cursor (psycopg's, see :mod:`elicense.storage.aio`).
+
+    async def execute_async(self, cursor: Any, values: Mapping[str, Any]) -> Any:
+        await cursor.execute(self.sql, self.parameters(values))
+        return cursor
+
+    async def one_or_none_async(
+        self, cursor: Any, values: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        raw = await (await self.execute_async(cursor, values)).fetchone()
+        return None if raw is None else self.row(raw)
 
 
 class PerDialect(Generic[_S]):
