@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from elicense.crypto.x509 import to_x5c
 from elicense.errors import Conflict, ELicenseError, InvalidRequest, StorageError, Unauthorized
 from elicense.runtime import Runtime
-from elicense.storage import prepared
+from elicense.storage import aio, prepared
 from elicense.verification import retention, service, webhooks
 from elicense.verification.checks import VerifiedPresentation, Verifier
 from elicense.verification.context import ROUTE_PREFIX, VerificationContext, context_of
@@ -57,6 +57,7 @@ async def _lifespan(app: Any) -> AsyncIterator[None]:
     """Server processes run the retention purge and the webhook delivery loop."""
     async with retention.lifespan(app), webhooks.lifespan(app):
         yield
+    await aio.close_for_loop()  # the response path's connections (PostgreSQL)
 
 
 router = APIRouter(prefix=ROUTE_PREFIX, tags=["verification"], lifespan=_lifespan)
@@ -248,7 +249,10 @@ _RESPONSE_FORM_SCHEMA: dict[str, Any] = {
 # CPU (measured: see docs/verification.md). Two things may block, and they go to a
 # small pool of the path's own instead: a status list fetch (the list may be served by
 # this very process, whose loop must stay free to serve it) and a wait for SQLite's
-# write lock (held by another process or thread). Elsewhere (PostgreSQL) the whole
+# write lock (held by another process or thread). On PostgreSQL (psycopg) the checks
+# run on the loop too, and the two statements go over the loop's own asynchronous
+# connections (:mod:`elicense.storage.aio`): a thread hop per statement cost as much
+# client CPU as the statement. Elsewhere (no cached verifier, another driver) the whole
 # response runs in the pool, two threads, so that one thread's database round trip
 # overlaps the other's checks. Never the framework's shared pool, which serves the
 # status list. Webhooks are delivered by their own loop (:mod:`.webhooks`).
@@ -270,6 +274,8 @@ async def _response_route(request: Request) -> Response:
     if runtime.db.dialect == "sqlite" and ctx.cached_verifier is not None:
         lane = _LoopLane.of(asyncio.get_running_loop(), runtime, ctx)
         recorded = await lane.respond(ctx.cached_verifier, request_id, form)
+    elif ctx.cached_verifier is not None and aio.supported(runtime.db.engine):
+        recorded = await _respond_async(runtime, ctx, ctx.cached_verifier, request_id, form)
     else:
         pool = _response_pool(runtime.db.dialect)
         loop = asyncio.get_running_loop()
@@ -337,6 +343,41 @@ def _respond(
     return outcome, result, pending.webhook_url
 
 
+async def _respond_async(
+    runtime: Runtime,
+    ctx: VerificationContext,
+    cached: Verifier,
+    request_id: str,
+    form: dict[str, str],
+) -> Recorded:
+    """:func:`_respond` on the event loop over PostgreSQL: the read and the record (one
+    statement each, see :func:`service.record_async`) on the loop's asynchronous
+    connections, each held only for its statement; the checks as on SQLite (see
+    :meth:`_LoopLane.respond`)."""
+    connections = aio.for_running_loop(runtime.db.engine)
+    pending = await service.load_pending_async(connections, ctx, request_id)
+    outcome = await _checks_on_loop(_response_pool(runtime.db.dialect), ctx, cached, pending, form)
+    result = await service.record_async(connections, ctx, pending, outcome)
+    return outcome, result, pending.webhook_url
+
+
+async def _checks_on_loop(
+    pool: concurrent.futures.Executor,
+    ctx: VerificationContext,
+    cached: Verifier,
+    pending: service.Pending,
+    form: dict[str, str],
+) -> Outcome:
+    """The checks on the loop with ``cached`` (a verifier whose status checker never
+    fetches); on :class:`FetchNeeded` they run again in ``pool`` with the fetching one
+    (they are pure, so nothing changes but the list's age)."""
+    try:
+        return _verify(ctx, cached, pending, form)
+    except FetchNeeded:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, _verify, ctx, ctx.verifier, pending, form)
+
+
 class _LoopLane:
     """The response path on one event loop over SQLite (see the pool comment above).
 
@@ -370,20 +411,13 @@ class _LoopLane:
             return lane
 
     async def respond(self, cached: Verifier, request_id: str, form: dict[str, str]) -> Recorded:
-        """:func:`_respond` on the loop, with ``cached`` (a verifier whose status checker
-        never fetches; on :class:`FetchNeeded` the checks run again, in the pool, with
-        the fetching one: they are pure, so nothing changes but the list's age)."""
+        """:func:`_respond` on the loop, the checks by :func:`_checks_on_loop`."""
         self._in_flight += 1
         try:
             pending = self._with_connection(
                 lambda connection: service.load_pending_on(connection, self.ctx, request_id)
             )
-            try:
-                outcome = _verify(self.ctx, cached, pending, form)
-            except FetchNeeded:
-                outcome = await self.loop.run_in_executor(
-                    self._pool(), _verify, self.ctx, self.ctx.verifier, pending, form
-                )
+            outcome = await _checks_on_loop(self._pool(), self.ctx, cached, pending, form)
             result = await self._record(pending, outcome)
             return outcome, result, pending.webhook_url
         finally:

@@ -40,7 +40,7 @@ from elicense.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from elicense.storage import prepared
+from elicense.storage import aio, prepared
 from elicense.verification import dcql, policy, request_object, rp_ca, uscc
 from elicense.verification.checks import (
     Expectation,
@@ -675,6 +675,38 @@ def record_many_on(
                 statements.delivery.execute(cursor, rows.delivery)
             recorded.append(rows.result)
     return recorded
+
+
+async def load_pending_async(
+    connections: aio.AsyncConnections, ctx: VerificationContext, request_id: str
+) -> Pending:
+    """:func:`load_pending_on` on one of the running loop's asynchronous connections
+    (PostgreSQL; see :mod:`elicense.storage.aio`), held for the statement only."""
+    load = _statements(connections.dialect).load
+    async with connections.connection() as conn, conn.cursor() as cursor:
+        row = await load.one_or_none_async(cursor, {"rid": request_id})
+    return _pending(ctx, row)
+
+
+async def record_async(
+    connections: aio.AsyncConnections,
+    ctx: VerificationContext,
+    pending: Pending,
+    outcome: VerifiedPresentation | ELicenseError,
+) -> dict[str, Any]:
+    """:func:`record_on` on an asynchronous connection: the one claiming statement of
+    :func:`record_many_on` (claim, history row, delivery), atomic on its own; raises
+    :class:`Conflict` if the request was already answered (nothing is written)."""
+    rows = _outcome_rows(ctx, pending, outcome)
+    claims = _statements(connections.dialect).claim
+    if claims is None:  # aio.supported() engines are PostgreSQL, which has it
+        raise TypeError("no one-statement record on this database")
+    claim = claims[rows.delivery is not None]
+    async with connections.connection() as conn, conn.cursor() as cursor:
+        claimed = (await claim.execute_async(cursor, _claim_parameters(rows))).rowcount == 1
+    if not claimed:
+        raise _answered()
+    return rows.result
 
 
 def _answered() -> Conflict:
