@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 
 from elicense.errors import StorageError
 from elicense.storage.db import PING_AFTER_IDLE_SECONDS
+from elicense.storage.prepared import storage_error
 
 #: Connections per event loop (per server process): as many as a worker has responses
 #: in flight at once in practice; more callers wait for one.
@@ -79,7 +80,7 @@ class AsyncConnections:
                 yield conn
             except psycopg.OperationalError as exc:
                 await self._discard(conn)
-                raise StorageError(f"database error: {_first_line(exc)}") from None
+                raise storage_error(exc) from None
             except BaseException:
                 await self._discard(conn)
                 raise
@@ -116,7 +117,7 @@ class AsyncConnections:
                 *self._args, **self._kwargs, autocommit=True
             )
         except psycopg.OperationalError as exc:
-            raise StorageError(f"database error: {_first_line(exc)}") from None
+            raise storage_error(exc) from None
         self._open.add(conn)
         return conn
 
@@ -157,8 +158,3 @@ async def close_for_loop() -> None:
     mine = _by_loop.pop(asyncio.get_running_loop(), {})
     for _, connections in mine.values():
         await connections.aclose()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else "unknown"

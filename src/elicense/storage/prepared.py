@@ -168,7 +168,7 @@ def driver_cursor(engine: Engine, *, write: bool) -> Iterator[Any]:
         finally:
             cursor.close()
     except dbapi_error as exc:
-        raise StorageError(f"database error: {_first_line(exc)}") from None
+        raise storage_error(exc) from None
     finally:
         if autocommit:
             _leave_autocommit(connection)
@@ -222,7 +222,7 @@ class DriverConnection:
         try:
             yield
         except self._dbapi_error as exc:
-            raise StorageError(f"database error: {_first_line(exc)}") from None
+            raise storage_error(exc) from None
 
     @contextlib.contextmanager
     def transaction(self, *, write: bool, wait: bool = True) -> Iterator[Any]:
@@ -296,10 +296,12 @@ def _connect(engine: Engine) -> Any:
         return engine.raw_connection()
     except (OperationalError, engine.dialect.loaded_dbapi.OperationalError) as exc:
         # a connect error, wrapped by SQLAlchemy or not (depending on the pool)
-        raise StorageError(f"database error: {_first_line(exc)}") from None
+        raise storage_error(exc) from None
 
 
-def _first_line(exc: BaseException) -> str:
+def storage_error(exc: BaseException) -> StorageError:
+    """The :class:`~elicense.errors.StorageError` for a driver error: its first line,
+    never the driver's stack trace (wrapped by SQLAlchemy or not)."""
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip()
-    return text.splitlines()[0][:200] if text else "unknown"
+    return StorageError(f"database error: {text.splitlines()[0][:200] if text else 'unknown'}")
