@@ -8,14 +8,22 @@ not keep one uvicorn worker busy, so its rates measured the client, and its thre
 took CPU from the workers they were timing. This client spends about 0.03 ms per
 request, as ``wrk`` or ``h2load`` would, and keeps ``concurrency`` requests in flight.
 Each run reports its own CPU per request (:attr:`Load.client_ms`).
+
+:class:`SyncClient` is the same idea for a client that must think between requests
+(the wallet's OpenID4VCI flow): the wallet's own ``HttpClient`` protocol over one
+keep-alive socket per thread, instead of ``httpx``'s machinery.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -93,3 +101,69 @@ def _content_length(head: bytes) -> int:
         raise Refused("a response without Content-Length (this client reads no other framing)")
     end = lowered.index(b"\r\n", at + 2)
     return int(lowered[at + 17 : end])
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response as the wallet reads one (``status_code``, lower-case ``headers``)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+class SyncClient:
+    """The wallet's ``HttpClient`` protocol for one server, over one keep-alive
+    connection per calling thread (bench only: no TLS, no redirects, no chunked
+    responses, no timeouts)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._local = threading.local()
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._lock:
+            streams, self._streams = self._streams, []
+        for stream in streams:
+            stream.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Any = None,
+    ) -> Reply:
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        body = content or b""
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        lines.append(f"Content-Length: {len(body)}")
+        stream = self._stream()
+        stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        stream.flush()
+        status = int(stream.readline()[9:12])
+        received: dict[str, str] = {}
+        while (line := stream.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            received[name.strip().lower()] = value.strip()
+        if "content-length" not in received:
+            raise Refused("a response without Content-Length (this client reads no other framing)")
+        return Reply(status, received, stream.read(int(received["content-length"])))
+
+    def _stream(self) -> Any:
+        stream = getattr(self._local, "stream", None)
+        if stream is None:
+            sock = socket.create_connection((self.host, self.port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            stream = self._local.stream = sock.makefile("rwb")
+            sock.close()  # the file keeps the connection open until it is closed
+            with self._lock:
+                self._streams.append(stream)
+        return stream

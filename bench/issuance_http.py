@@ -2,15 +2,25 @@
 
 For SQLite and PostgreSQL (a throwaway database on 127.0.0.1:5432, created and dropped
 here), with 1 and 2 uvicorn workers, one server is started per configuration and
-measured twice in the same run, with the same concurrent clients:
+measured twice in the same run:
 
 * baseline: ``GET /bench/hello`` — FastAPI's own hello world (``async def``, returns
   ``{"message": "Hello World"}``). The app has no such route, so this bench serves the
   real app through a bench-only factory (:func:`bench_app_factory`) that adds it: same
   process, same uvicorn settings as ``elicense serve``, same middleware stack as every
-  issuance request;
+  issuance request. Sent by the asyncio load generator of ``bench/_http_load.py``
+  (requests encoded before the clock starts, ``--clients`` keep-alive connections);
 * flow: token (DPoP) + nonce + credential (DPoP + key proof) for a fresh offer, as
-  :class:`elicense.wallet.openid4vci.Holder` does it.
+  :class:`elicense.wallet.openid4vci.Holder` does it (the real wallet code, verifying
+  each credential it gets), from ``--clients`` threads over
+  :class:`_http_load.SyncClient`: the wallet's HTTP protocol on one keep-alive socket
+  per thread.
+
+Both loads keep the server busy, so each is measured at the server's capacity. Until
+the light clients, both went through ``httpx``, which spent 2.0–2.6 ms of CPU per flow
+(more than the server): the server waited for the client part of the time, and a
+waiting server spends more CPU per request (every request wakes it), more so, in
+proportion, per hello than per flow.
 
 Printed per configuration:
 
@@ -20,17 +30,18 @@ Printed per configuration:
   SQLite engine inside them) spend per flow / per hello request — the issuer's cost,
   independent of the client. For PostgreSQL the database server's CPU is shown apart
   (``db ms/flow``, all local ``postgres`` processes) and is not in the ratio;
-* the client's crypto per flow (two P-256 keys, two DPoP proofs, one key proof, one
-  credential verification), and the server's inherent crypto per flow (two DPoP and one
-  key-proof verification incl. thumbprints, one ES256 signature), both measured
-  in-process in the same run; ``crypto/hello`` is the latter in hello requests.
+* the client's CPU per flow, its crypto per flow (two P-256 keys, two DPoP proofs, one
+  key proof, one credential verification), and the server's inherent crypto per flow
+  (two DPoP and one key-proof verification incl. thumbprints, one ES256 signature),
+  both measured in-process in the same run; ``crypto/hello`` is the latter in hello
+  requests.
 
 Offers (in-person check + ``POST /issuance/offers``) are made before timing. Before
 timing, the bench waits until the server's processes are idle (each worker warms its
 face-model pool at start) and hello rates are stable, then runs warm-up flows.
 Target on SQLite, 1 worker: server ratio <= 5x. Loopback only; counts are bounded.
 
-    .venv/bin/python bench/issuance_http.py [--flows 60] [--hello 600] [--clients 4]
+    .venv/bin/python bench/issuance_http.py [--flows 300] [--hello 4000] [--clients 4]
 """
 
 from __future__ import annotations
@@ -48,10 +59,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, text
 
+import _http_load
 from elicense.demo import call, free_port, prepare, server_environment, wait_until_healthy
 from elicense.wallet.offer import parse_offer_object
 from elicense.wallet.openid4vci import (
@@ -164,20 +177,22 @@ def timed(fn: Callable[[Any], None], items: list[Any], clients: int) -> float:
 
 
 class Phase:
-    """Wall time, server CPU, database CPU and client CPU of one timed load."""
+    """Wall time, server CPU, database CPU and client CPU of one timed load: ``run``
+    makes ``n`` requests (or flows)."""
 
-    def __init__(self, server_pid: int, fn: Callable[[Any], None], items: list[Any], clients: int):
+    def __init__(self, server_pid: int, run: Callable[[], object], n: int):
         server0, db0, client0 = *cpu_seconds(server_pid), time.process_time()
-        self.wall = timed(fn, items, clients)
+        started = time.perf_counter()
+        run()
+        self.wall = time.perf_counter() - started
         server1, db1 = cpu_seconds(server_pid)
-        n = len(items)
         self.rate = n / self.wall
         self.server = (server1 - server0) / n
         self.database = (db1 - db0) / n
         self.client = (time.process_time() - client0) / n
 
 
-def wait_until_warm(server_pid: int, hello: Callable[[Any], None], clients: int) -> None:
+def wait_until_warm(server_pid: int, hellos: Callable[[int], object]) -> None:
     """Until the server's processes are idle (face pools warmed) and hello rates settle."""
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -187,7 +202,9 @@ def wait_until_warm(server_pid: int, hello: Callable[[Any], None], clients: int)
             break
     rates: list[float] = []
     for _ in range(8):
-        rates.append(200 / timed(hello, list(range(200)), clients))
+        started = time.perf_counter()
+        hellos(200)
+        rates.append(200 / (time.perf_counter() - started))
         if len(rates) >= 3 and max(rates[-3:]) / min(rates[-3:]) < 1.1:
             return
 
@@ -269,17 +286,38 @@ def run_config(backend: str, workers: int, args: argparse.Namespace) -> dict[str
 def measure(
     client: httpx.Client, url: str, pid: int, seed: Any, workers: int, args: argparse.Namespace
 ) -> dict[str, float]:
+    offers = make_offers(client, url, seed, args.flows + 4 * workers)
+    parts = urlsplit(url)
+    light = _http_load.SyncClient(parts.hostname or "127.0.0.1", parts.port or 80)
+    try:
+        return measure_with(light, url, pid, offers, workers, args)
+    finally:
+        light.close()
+
+
+def measure_with(
+    client: _http_load.SyncClient,
+    url: str,
+    pid: int,
+    offers: list[Any],
+    workers: int,
+    args: argparse.Namespace,
+) -> dict[str, float]:
+    """The timed part, every request from the light client (see the module docstring)."""
     holder = Holder(client)
     warm = 4 * workers
-    offers = make_offers(client, url, seed, args.flows + warm)
     metadata = fetch_issuer_metadata(client, url, holder.policy)
     server = fetch_authorization_server_metadata(client, url, holder.policy)
     trust = holder.issuer_trust(metadata, server)
     config = metadata.configuration(CONFIG)
     credentials: list[str] = []
 
-    def hello(_: object) -> None:
-        assert client.get(url + HELLO_PATH).status_code == 200
+    hello = _http_load.Request(
+        f"GET {HELLO_PATH} HTTP/1.1\r\nHost: {client.host}:{client.port}\r\n\r\n".encode(), 200
+    )
+
+    def hellos(n: int) -> None:  # prebuilt, from the asyncio load generator
+        _http_load.send(client.host, client.port, [hello] * n, args.clients)
 
     def flow(offer: Any) -> None:
         session = _DpopSession(HolderKey.generate())
@@ -288,23 +326,23 @@ def measure(
         assert len(issued) == 1
         credentials.append(issued[0].raw)
 
-    wait_until_warm(pid, hello, args.clients)
+    wait_until_warm(pid, hellos)
     timed(flow, offers[:warm], args.clients)  # imports, key loading, connection pools
-    hellos = Phase(pid, hello, list(range(args.hello)), args.clients)
-    flows = Phase(pid, flow, offers[warm:], args.clients)
+    hello_phase = Phase(pid, lambda: hellos(args.hello), args.hello)
+    flows = Phase(pid, lambda: timed(flow, offers[warm:], args.clients), len(offers) - warm)
     client_crypto, server_crypto = crypto_costs(url, credentials[-1], trust)
     return {
-        "hello_rps": hellos.rate,
+        "hello_rps": hello_phase.rate,
         "flows_ps": flows.rate,
-        "wall_ratio": hellos.rate / flows.rate,
-        "server_ratio": flows.server / hellos.server,
-        "hello_ms": hellos.server * 1e3,
+        "wall_ratio": hello_phase.rate / flows.rate,
+        "server_ratio": flows.server / hello_phase.server,
+        "hello_ms": hello_phase.server * 1e3,
         "flow_ms": flows.server * 1e3,
         "db_ms": flows.database * 1e3,
         "client_ms": flows.client * 1e3,
         "client_crypto_ms": client_crypto,
         "server_crypto_ms": server_crypto,
-        "crypto_hellos": server_crypto / (hellos.server * 1e3),
+        "crypto_hellos": server_crypto / (hello_phase.server * 1e3),
     }
 
 
@@ -325,8 +363,8 @@ COLUMNS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--flows", type=int, default=60, help="timed flows per configuration")
-    parser.add_argument("--hello", type=int, default=600, help="timed hello requests")
+    parser.add_argument("--flows", type=int, default=300, help="timed flows per configuration")
+    parser.add_argument("--hello", type=int, default=4000, help="timed hello requests")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--workers", default="1,2")
