@@ -84,9 +84,8 @@ async def _connection(host: str, port: int, queue: Iterable[Request]) -> None:
     try:
         for request in queue:
             writer.write(request.raw)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            body = await reader.readexactly(_content_length(head))
+            status, headers = _head(await reader.readuntil(b"\r\n\r\n"))
+            body = await reader.readexactly(_content_length(headers))
             if status != request.expect:
                 text = body[:400].decode("utf-8", "replace")
                 raise Refused(f"the server answered {status}, not {request.expect}: {text}")
@@ -94,13 +93,21 @@ async def _connection(host: str, port: int, queue: Iterable[Request]) -> None:
         writer.close()
 
 
-def _content_length(head: bytes) -> int:
-    lowered = head.lower()
-    at = lowered.find(b"\r\ncontent-length:")
-    if at < 0:
+def _head(head: bytes) -> tuple[int, dict[str, str]]:
+    """A response's status and its headers (lower-case names) from its head block."""
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        if name:
+            headers[name.strip().lower()] = value.strip()
+    return int(status_line[9:12]), headers
+
+
+def _content_length(headers: Mapping[str, str]) -> int:
+    if "content-length" not in headers:
         raise Refused("a response without Content-Length (this client reads no other framing)")
-    end = lowered.index(b"\r\n", at + 2)
-    return int(lowered[at + 17 : end])
+    return int(headers["content-length"])
 
 
 @dataclass(frozen=True)
@@ -148,14 +155,13 @@ class SyncClient:
         stream = self._stream()
         stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         stream.flush()
-        status = int(stream.readline()[9:12])
-        received: dict[str, str] = {}
-        while (line := stream.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            received[name.strip().lower()] = value.strip()
-        if "content-length" not in received:
-            raise Refused("a response without Content-Length (this client reads no other framing)")
-        return Reply(status, received, stream.read(int(received["content-length"])))
+        lines = [stream.readline()]
+        if not lines[0]:
+            raise Refused("the server closed the connection")
+        while lines[-1] not in (b"\r\n", b""):
+            lines.append(stream.readline())
+        status, received = _head(b"".join(lines))
+        return Reply(status, received, stream.read(_content_length(received)))
 
     def _stream(self) -> Any:
         stream = getattr(self._local, "stream", None)
