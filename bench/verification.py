@@ -394,14 +394,9 @@ def _timed(
     return Measured(len(items), load.wall, cpu, db_cpu, load.client_ms)
 
 
-def _post_all(
-    port: int,
-    items: list[tuple[service.Pending, dict[str, str]]],
-    workers: int,
-    *,
-    floor: bool = False,
-) -> None:
-    _http_load.send("127.0.0.1", port, _requests(port, items, floor=floor), 4 * workers)
+def _post_all(port: int, items: list[tuple[service.Pending, dict[str, str]]], workers: int) -> None:
+    """Untimed: the warm-up responses."""
+    _http_load.send("127.0.0.1", port, _requests(port, items, floor=False), 4 * workers)
 
 
 def _requests(
